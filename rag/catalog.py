@@ -1,0 +1,209 @@
+"""The catalog: which documents and chunks are live. SQLite, so replacing a document is one transaction.
+
+Vectors live in the vector store, keyed by the same content-derived chunk ids. A chunk is visible to
+retrieval only once the catalog lists it, so a crash mid-ingest never exposes half a document.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import RagError
+from rag.types import Chunk, Document, SourceInfo
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    source_id TEXT PRIMARY KEY, path TEXT NOT NULL, content_hash TEXT NOT NULL, title TEXT NOT NULL,
+    url TEXT NOT NULL, publisher TEXT NOT NULL, published TEXT NOT NULL, kind TEXT NOT NULL,
+    extra TEXT NOT NULL, ingested_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id TEXT PRIMARY KEY, source_id TEXT NOT NULL REFERENCES documents(source_id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL, text TEXT NOT NULL, heading_path TEXT NOT NULL,
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, page INTEGER
+);
+CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks(source_id, ord);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    source: SourceInfo
+    path: str
+    content_hash: str
+    chunk_count: int
+    ingested_at: str
+    extra: dict[str, str]
+
+
+class Catalog:
+    """Thread-safe: one connection behind a lock (sqlite work here is short)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise RagError(
+                f"the index catalog {path} is unreadable ({exc}); delete it and run ingest"
+            ) from exc
+        self._lock = threading.RLock()
+        self._sources: dict[str, SourceInfo] | None = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            self._sources = None
+
+    # --- meta -------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, **values: str) -> None:
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", values.items())
+
+    @property
+    def generation(self) -> int:
+        """Bumped on every change, so derived indexes (BM25) know when to rebuild."""
+        return int(self.get_meta("generation") or 0)
+
+    # --- documents ----------------------------------------------------------------------------------
+    def document_hashes(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._db.execute("SELECT source_id, content_hash FROM documents"))
+
+    def chunk_ids_of(self, source_id: str) -> set[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT chunk_id FROM chunks WHERE source_id = ?", (source_id,))
+            return {r[0] for r in rows}
+
+    def replace_document(self, doc: Document, chunks: Iterable[Chunk]) -> None:
+        """Make `chunks` the document's live chunks, atomically."""
+        rows = [
+            (c.chunk_id, doc.source_id, i, c.text, json.dumps(c.heading_path), c.start, c.end, c.page)
+            for i, c in enumerate(chunks)
+        ]
+        with self._transaction() as db:
+            db.execute("DELETE FROM chunks WHERE source_id = ?", (doc.source_id,))
+            db.execute(
+                "INSERT OR REPLACE INTO documents(source_id, path, content_hash, title, url, publisher,"
+                " published, kind, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    doc.source_id,
+                    doc.path,
+                    doc.content_hash,
+                    doc.title,
+                    doc.url,
+                    doc.publisher,
+                    doc.published,
+                    doc.kind,
+                    json.dumps(doc.extra, ensure_ascii=False),
+                ),
+            )
+            db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._bump(db)
+
+    def remove_document(self, source_id: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM chunks WHERE source_id = ?", (source_id,))
+            db.execute("DELETE FROM documents WHERE source_id = ?", (source_id,))
+            self._bump(db)
+
+    def clear(self) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM chunks")
+            db.execute("DELETE FROM documents")
+            db.execute("DELETE FROM meta WHERE key != 'generation'")
+            self._bump(db)
+
+    @staticmethod
+    def _bump(db: sqlite3.Connection) -> None:
+        db.execute(
+            "INSERT INTO meta(key, value) VALUES ('generation', '1') ON CONFLICT(key)"
+            " DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    def documents(self) -> list[DocumentRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT d.source_id, d.title, d.url, d.publisher, d.published, d.kind, d.path, d.content_hash,"
+                " d.ingested_at, d.extra, COUNT(c.chunk_id) FROM documents d"
+                " LEFT JOIN chunks c ON c.source_id = d.source_id GROUP BY d.source_id ORDER BY d.source_id"
+            ).fetchall()
+        return [DocumentRecord(SourceInfo(*r[:6]), r[6], r[7], r[10], r[8], json.loads(r[9])) for r in rows]
+
+    # --- chunks -------------------------------------------------------------------------------------
+    def _source_map(self) -> dict[str, SourceInfo]:
+        with self._lock:
+            if self._sources is None:
+                rows = self._db.execute(
+                    "SELECT source_id, title, url, publisher, published, kind FROM documents"
+                )
+                self._sources = {r[0]: SourceInfo(*r) for r in rows}
+            return self._sources
+
+    def chunk_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def all_chunk_ids(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT chunk_id FROM chunks")}
+
+    def get_chunks(self, chunk_ids: Iterable[str]) -> dict[str, Chunk]:
+        ids = list(dict.fromkeys(chunk_ids))
+        if not ids:
+            return {}
+        sources = self._source_map()
+        found: dict[str, Chunk] = {}
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                marks = ",".join("?" * len(part))
+                rows = self._db.execute(
+                    f'SELECT chunk_id, source_id, text, heading_path, start, "end", page FROM chunks'
+                    f" WHERE chunk_id IN ({marks})",
+                    part,
+                ).fetchall()
+                found.update((r[0], _chunk_from_row(r, sources)) for r in rows)
+        return found
+
+    def iter_chunks(self, batch: int = 2000) -> Iterator[Chunk]:
+        """All live chunks in a stable order (source, position)."""
+        sources = self._source_map()
+        with self._lock:
+            rows = self._db.execute(
+                'SELECT chunk_id, source_id, text, heading_path, start, "end", page FROM chunks'
+                " ORDER BY source_id, ord"
+            ).fetchall()
+        for r in rows:
+            yield _chunk_from_row(r, sources)
+
+
+def _chunk_from_row(row: tuple, sources: dict[str, SourceInfo]) -> Chunk:  # type: ignore[type-arg]
+    chunk_id, source_id, text, heading_path, start, end, page = row
+    return Chunk(chunk_id, sources[source_id], text, tuple(json.loads(heading_path)), start, end, page)

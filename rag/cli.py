@@ -1,0 +1,266 @@
+"""The `ragbot` command. The entry point: builds Settings, wires the service, renders results."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rag.config import Settings, load_settings
+from rag.errors import ConfigError, RagError, UserFacingError
+
+if TYPE_CHECKING:
+    from rag.ingest import IngestReport, ProgressHook
+    from rag.service import RagService
+    from rag.types import Answer, SearchResult
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    help="ragbot: answers questions about AI policy from a curated corpus, citing its passages.",
+)
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+log = logging.getLogger("ragbot")
+T = TypeVar("T")
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    return typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    logging.basicConfig(
+        level=settings.log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("ragbot").setLevel(settings.log_level)
+    for noisy in ("chromadb", "httpx", "bm25s", "onnxruntime"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    return settings
+
+
+def _guard(action: Callable[[], T]) -> T:
+    """Turn every failure into one line on stderr and an exit code: users never see a traceback."""
+    try:
+        return action()
+    except typer.Exit:
+        raise
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    except (UserFacingError, RagError) as exc:
+        raise _fail(str(exc), 1) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted", 130) from None
+    except Exception as exc:
+        log.debug("unexpected failure", exc_info=True)
+        raise _fail(
+            f"unexpected failure ({type(exc).__name__}: {exc}); set RAGBOT_LOG_LEVEL=DEBUG for details", 1
+        ) from None
+
+
+@contextmanager
+def _progress() -> Iterator[ProgressHook]:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        tasks: dict[str, Any] = {}
+
+        def hook(description: str, done: int, total: int) -> None:
+            stage = description.split(" ")[0]
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(description, total=total)
+            bar.update(tasks[stage], description=description, completed=done, total=total)
+
+        yield hook
+
+
+def _service(settings: Settings) -> RagService:
+    from rag.service import build_service
+
+    return build_service(settings)
+
+
+def _print_report(report: IngestReport) -> None:
+    err.print(f"ingest: {report.summary()} ({report.chunks_embedded} chunks embedded)")
+    for path, reason in report.failed:
+        err.print(f"  [yellow]skipped[/] {path}: {reason}")
+
+
+def _prepared(settings: Settings) -> RagService:
+    service = _service(settings)
+    with _progress() as hook:
+        report = service.prepare_sync(hook)
+    if report is not None:
+        _print_report(report)
+    return service
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders (default: the corpus folder).")
+    ] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and build it again.")] = False,
+) -> None:
+    """Index the corpus: new and changed files are embedded, deleted ones removed."""
+    settings = _settings()
+
+    def run() -> IngestReport:
+        service = _service(settings)
+        with _progress() as hook:
+            return service.ingest_sync(paths or None, rebuild=rebuild, progress=hook)
+
+    report = _guard(run)
+    _print_report(report)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def sources() -> None:
+    """List the indexed sources with their dates and chunk counts."""
+    settings = _settings()
+    records = _guard(lambda: _service(settings).index.catalog.documents())
+    table = Table("id", "title", "kind", "published", "chunks")
+    for r in records:
+        table.add_row(r.source.id, r.source.title, r.source.kind, r.source.published, str(r.chunk_count))
+    out.print(table)
+    if not records:
+        err.print("the index is empty: run `ragbot ingest`")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=50, help="How many passages.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array on stdout.")] = False,
+) -> None:
+    """Show the passages that best match QUERY."""
+    settings = _settings()
+    result = _guard(lambda: asyncio.run(_prepared(settings).search(query, k)))
+    if as_json:
+        print(json.dumps(search_json(result), ensure_ascii=False))
+        return
+    if not result.relevant:
+        err.print("[yellow]nothing relevant found; the closest passages are:[/]")
+    for rank, p in enumerate(result.passages, 1):
+        out.print(
+            f"[bold]{rank}. {p.chunk.source.title}[/] — {p.chunk.section or '(top)'}  (score {p.score:.3f})"
+        )
+        out.print(f"   {p.chunk.text[:400]}{'…' if len(p.chunk.text) > 400 else ''}\n")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Answer QUESTION from the corpus, citing the passages used."""
+    settings = _settings()
+    answer = _guard(lambda: asyncio.run(_prepared(settings).answer(question)))
+    if as_json:
+        print(json.dumps(answer_json(answer), ensure_ascii=False))
+    else:
+        out.print(render_answer(answer))
+
+
+@app.command()
+def doctor() -> None:
+    """Check configuration, embedding model, store and index; each line says OK or the exact problem."""
+    from rag.doctor import run_checks
+
+    settings = _settings()
+    ok = True
+    for check in run_checks(settings):
+        mark = "[green]OK  [/]" if check.ok else "[red]FAIL[/]"
+        out.print(f"{mark} {check.name}: {check.detail}")
+        ok = ok and check.ok
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def run() -> None:
+    """Start the Discord bot."""
+    _settings()
+    raise _fail("the Discord bot is not available in this version yet; use `ragbot ask` meanwhile", 2)
+
+
+# --- rendering (pure) --------------------------------------------------------------------------------
+def search_json(result: SearchResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "chunk_id": p.chunk.chunk_id,
+            "text": p.chunk.text,
+            "score": round(p.score, 6),
+            "section": p.chunk.section,
+            "source": {
+                "id": p.chunk.source.id,
+                "title": p.chunk.source.title,
+                "url": p.chunk.source.url,
+                "published": p.chunk.source.published,
+            },
+        }
+        for p in result.passages
+    ]
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    return {
+        "answer": answer.text,
+        "citations": [
+            {
+                k: v
+                for k, v in asdict(c).items()
+                if k in ("n", "chunk_id", "title", "url", "published", "quote")
+            }
+            for c in answer.citations
+        ],
+        "grounded": answer.grounded,
+        "refused": answer.refused,
+        "mode": answer.mode,
+        "closest": [{"id": s.id, "title": s.title, "url": s.url} for s in answer.closest],
+    }
+
+
+def render_answer(answer: Answer) -> str:
+    lines: list[str] = []
+    if answer.refused:
+        lines.append(answer.text)
+        if answer.closest:
+            lines += ["", "The closest sources I have:"]
+            lines += [f"  - {s.title}" + (f" <{s.url}>" if s.url else "") for s in answer.closest]
+        return "\n".join(lines)
+    if answer.mode == "extractive":
+        lines += ["Extractive answer (no language model configured): the sources' own sentences.", ""]
+    if not answer.grounded:
+        lines += ["Warning: this answer cites no source; do not rely on it.", ""]
+    lines += [answer.text, "", "Sources"]
+    for c in answer.citations:
+        meta = ", ".join(x for x in (c.publisher, c.published) if x)
+        lines.append(f"[{c.n}] {c.title}" + (f" ({meta})" if meta else ""))
+        if c.url:
+            lines.append(f"    {c.url}")
+        if c.section:
+            lines.append(f"    section: {c.section}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,104 @@
+"""The one Settings object. Only entry points build it; components receive their own section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from rag.errors import ConfigError
+
+ENV_PREFIX = "RAGBOT_"
+DEFAULT_CHROMA_MODEL_DIR = Path.home() / ".cache" / "chroma" / "onnx_models" / "all-MiniLM-L6-v2" / "onnx"
+
+
+class EmbeddingSettings(BaseModel):
+    backend: Literal["onnx", "openai"] = "onnx"
+    # Folder holding model.onnx + tokenizer.json; unset means chroma's own cache folder (downloaded if absent).
+    model_dir: Path | None = None
+    download: bool = True
+    batch_size: int = Field(32, ge=1, le=1024)
+    threads: int = Field(0, ge=0, le=64)  # 0 lets onnxruntime decide
+    # OpenAI-compatible /v1/embeddings backend.
+    base_url: str = "https://api.openai.com/v1"
+    model: str = "text-embedding-3-small"
+    api_key: SecretStr | None = None
+    timeout: float = Field(30.0, gt=0)
+
+
+class ChromaSettings(BaseModel):
+    host: str | None = None  # set to use a chroma server (HttpClient) instead of the embedded store
+    port: int = Field(8000, ge=1, le=65535)
+    ssl: bool = False
+    collection: str = Field("ragbot", min_length=3, max_length=63)
+
+
+class ChunkingSettings(BaseModel):
+    max_tokens: int = Field(180, ge=32, le=2000)  # tiktoken tokens per chunk (before the model-window check)
+    overlap_tokens: int = Field(40, ge=0, le=500)
+
+    @model_validator(mode="after")
+    def _overlap_smaller(self) -> ChunkingSettings:
+        if self.overlap_tokens >= self.max_tokens:
+            raise ValueError("overlap_tokens must be smaller than max_tokens")
+        return self
+
+
+class RetrievalSettings(BaseModel):
+    k: int = Field(5, ge=1, le=50)
+    candidates: int = Field(40, ge=1, le=500)  # per retriever, before fusion
+    rrf_k: int = Field(10, ge=1)
+    max_per_source: int = Field(3, ge=1)
+    duplicate_threshold: float = Field(
+        0.8, gt=0, le=1
+    )  # word-shingle Jaccard above which a passage is a copy
+    # Calibrated on tests/rag/data/devset.yaml (see README, "Relevance threshold").
+    min_similarity: float = Field(0.30, ge=-1, le=1)
+    min_lexical_coverage: float = Field(0.45, ge=0, le=1)
+    lexical_only_min_coverage: float = Field(0.35, ge=0, le=1)  # when no embedding model is available
+    max_question_chars: int = Field(1000, ge=10)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path("data")
+    corpus_dir: Path = Path("corpus")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    chroma: ChromaSettings = ChromaSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+
+
+def _variable_name(loc: tuple[Any, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(part).upper() for part in loc if not isinstance(part, int))
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming the first bad variable and what is wrong with it."""
+    err = exc.errors()[0]
+    name = _variable_name(tuple(err["loc"])) if err["loc"] else "configuration"
+    value = err.get("input")
+    shown = f" (got {value!r})" if isinstance(value, str | int | float) and len(str(value)) < 80 else ""
+    message = str(err["msg"]).removeprefix("Value error, ")
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{name}: {message}{shown}{more}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings from the environment and .env, turning validation failures into one ConfigError line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+    except SettingsError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None

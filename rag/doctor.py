@@ -1,0 +1,65 @@
+"""`ragbot doctor`: one check per component, each OK or the exact problem."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rag.errors import RagError
+
+if TYPE_CHECKING:
+    from rag.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    from rag.embeddings import build_embedder
+    from rag.index import open_index
+    from rag.loaders import SUPPORTED_SUFFIXES
+
+    checks = [Check("configuration", True, f"data dir {settings.data_dir}, corpus {settings.corpus_dir}")]
+    corpus = settings.corpus_dir
+    files = (
+        [p for p in corpus.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES] if corpus.is_dir() else []
+    )
+    checks.append(
+        Check(
+            "corpus",
+            bool(files),
+            f"{len(files)} source files in {corpus}" if files else f"no sources in {corpus}",
+        )
+    )
+    embedder = None
+    try:
+        embedder = build_embedder(settings.embedding)
+        checks.append(Check("embedding model", True, f"{embedder.name}, {embedder.dimension} dimensions"))
+    except RagError as exc:
+        checks.append(Check("embedding model", False, f"{exc} (search falls back to keywords only)"))
+    try:
+        index = open_index(settings, embedder=embedder, lexical_only=embedder is None)
+        if index.store is not None:
+            index.store.heartbeat()
+            index.check_embedder()
+            checks.append(
+                Check("vector store", True, f"{index.store.location}, {index.store.count()} vectors")
+            )
+        documents, chunks = len(index.catalog.documents()), index.catalog.chunk_count()
+        checks.append(
+            Check(
+                "index",
+                chunks > 0,
+                f"{documents} sources, {chunks} chunks" if chunks else "empty: run `ragbot ingest`",
+            )
+        )
+        index.close()
+    except RagError as exc:
+        checks.append(Check("vector store", False, str(exc)))
+    except Exception as exc:  # a chroma server that is down fails in transport-specific ways
+        checks.append(Check("vector store", False, f"{type(exc).__name__}: {exc}"))
+    return checks

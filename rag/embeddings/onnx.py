@@ -1,0 +1,127 @@
+"""all-MiniLM-L6-v2 on onnxruntime + tokenizers: dynamic padding, batching, mean pooling. No torch."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from rag.config import DEFAULT_CHROMA_MODEL_DIR
+from rag.errors import EmbedderUnavailable, EmbeddingError
+
+if TYPE_CHECKING:
+    from rag.config import EmbeddingSettings
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+WINDOW = 256  # MiniLM's max_seq_length, [CLS] and [SEP] included
+_REQUIRED = ("model.onnx", "tokenizer.json")
+
+
+def _missing_files(folder: Path) -> list[str]:
+    return [name for name in _REQUIRED if not (folder / name).is_file()]
+
+
+def resolve_model_dir(settings: EmbeddingSettings) -> Path:
+    """The configured folder; else chroma's cache folder, fetched with chroma's own downloader if absent."""
+    if settings.model_dir is not None:
+        folder = settings.model_dir.expanduser()
+        if missing := _missing_files(folder):
+            raise EmbedderUnavailable(f"embedding model folder {folder} lacks {', '.join(missing)}")
+        return folder
+    folder = DEFAULT_CHROMA_MODEL_DIR
+    if not _missing_files(folder):
+        return folder
+    if not settings.download:
+        raise EmbedderUnavailable(f"no embedding model in {folder} and downloading is off")
+    try:
+        from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
+
+        log.info("fetching %s into %s", MODEL_NAME, folder.parent)
+        ONNXMiniLM_L6_V2()._download_model_if_not_exists()
+    except Exception as exc:  # offline machines fail here in several ways (DNS, TLS, HTTP)
+        raise EmbedderUnavailable(
+            f"no embedding model in {folder} and it could not be downloaded ({type(exc).__name__})"
+        ) from exc
+    if missing := _missing_files(folder):
+        raise EmbedderUnavailable(f"downloaded model folder {folder} lacks {', '.join(missing)}")
+    return folder
+
+
+class OnnxEmbedder:
+    """Sentence embeddings from the ONNX export of all-MiniLM-L6-v2 (the same files chroma uses)."""
+
+    def __init__(self, model_dir: Path, *, batch_size: int = 32, threads: int = 0) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        try:
+            self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+            options = ort.SessionOptions()
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            if threads:
+                options.intra_op_num_threads = threads
+            self._session = ort.InferenceSession(
+                str(model_dir / "model.onnx"), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # a corrupt model file must not crash start-up
+            raise EmbedderUnavailable(f"cannot load the embedding model in {model_dir}: {exc}") from exc
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=WINDOW)
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        self._batch_size = batch_size
+        self._dimension = int(self._session.get_outputs()[0].shape[-1] or 384)
+        self._warned_truncation = False
+
+    @property
+    def name(self) -> str:
+        return f"onnx:{MODEL_NAME}"
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return WINDOW
+
+    def count_tokens(self, text: str) -> int:
+        encoding = self._tokenizer.encode(text)
+        return len(encoding.ids) + sum(len(o.ids) - 2 for o in encoding.overflowing)
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        # Sorting by length keeps similar lengths in one batch, so dynamic padding pads little.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.empty((len(texts), self._dimension), dtype=np.float32)
+        for start in range(0, len(order), self._batch_size):
+            idx = order[start : start + self._batch_size]
+            out[idx] = self._embed_batch([texts[i] for i in idx])
+        return out
+
+    def _embed_batch(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        encodings = self._tokenizer.encode_batch(texts)
+        if any(e.overflowing for e in encodings) and not self._warned_truncation:
+            self._warned_truncation = True
+            log.warning("an input longer than %d word-pieces was truncated for embedding", WINDOW)
+        width = max(len(e.ids) for e in encodings)  # dynamic padding: to the longest in this batch
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
+        for row, e in enumerate(encodings):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        try:
+            hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._input_names})[0]
+        except Exception as exc:
+            raise EmbeddingError(f"embedding model failed: {exc}") from exc
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)

@@ -1,0 +1,35 @@
+"""The core's error tree. `UserFacingError` messages are safe to show to a community member as they are."""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base of every error the core raises on purpose."""
+
+
+class ConfigError(RagError):
+    """Settings are invalid; the message names the variable and what is wrong."""
+
+
+class UserFacingError(RagError):
+    """An error whose message can be shown to the person who asked."""
+
+
+class QuestionError(UserFacingError):
+    """The question itself is unusable (empty, too long)."""
+
+
+class IndexMismatchError(UserFacingError):
+    """The index was built by a different embedder than the one configured."""
+
+
+class EmbeddingError(RagError):
+    """The embedding backend failed or returned something unusable."""
+
+
+class EmbedderUnavailable(EmbeddingError):
+    """No embedding model can be had (e.g. an offline machine with no model folder)."""
+
+
+class DocumentError(RagError):
+    """A corpus file could not be read or holds no text; ingestion reports it and skips the file."""

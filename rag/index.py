@@ -1,0 +1,94 @@
+"""The index: catalog (what is live) + vector store + BM25, opened together from settings."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag.catalog import Catalog
+from rag.errors import EmbedderUnavailable
+from rag.stores.chroma import ChromaStore
+from rag.stores.lexical import LexicalIndex
+
+if TYPE_CHECKING:
+    from rag.config import Settings
+    from rag.embeddings import Embedder
+
+log = logging.getLogger(__name__)
+
+
+class Index:
+    """Everything retrieval reads and ingestion writes. Blocking; async code calls it via to_thread."""
+
+    def __init__(
+        self, *, data_dir: Path, catalog: Catalog, store: ChromaStore | None, embedder: Embedder | None
+    ) -> None:
+        self.data_dir = data_dir
+        self.catalog = catalog
+        self.store = store  # None in lexical-only mode: there are no vectors to keep
+        self.embedder = embedder
+        self._lexical: LexicalIndex | None = None
+        self._lexical_lock = threading.Lock()
+
+    @property
+    def mode(self) -> str:
+        return "hybrid" if self.embedder is not None else "lexical"
+
+    def check_embedder(self) -> None:
+        """Raise IndexMismatchError if the vectors were made by another embedder than the configured one."""
+        if self.store is not None and self.embedder is not None:
+            self.store.check_embedder(self.embedder.name, self.embedder.dimension)
+
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index for the catalog's current generation: cached in memory and on disk."""
+        generation = self.catalog.generation
+        with self._lexical_lock:
+            if self._lexical is not None and self._lexical.generation == generation:
+                return self._lexical
+            folder = self.data_dir / "lexical"
+            index = LexicalIndex.load(folder, generation)
+            if index is None:
+                index = LexicalIndex.build(list(self.catalog.iter_chunks()), generation)
+                index.save(folder)
+            self._lexical = index
+            return index
+
+    def missing_vectors(self) -> set[str]:
+        """Live chunks that have no vector yet (ingested in lexical mode, or a crash before embedding)."""
+        if self.store is None:
+            return set()
+        live = self.catalog.all_chunk_ids()
+        return live - self.store.existing(live)
+
+    def close(self) -> None:
+        self.catalog.close()
+
+
+_warned_unavailable = False
+
+
+def open_embedder(settings: Settings) -> Embedder | None:
+    """The configured embedder, or None (keyword search only) with one warning if no model can be had."""
+    global _warned_unavailable
+    from rag.embeddings import build_embedder
+
+    try:
+        return build_embedder(settings.embedding)
+    except EmbedderUnavailable as exc:
+        if not _warned_unavailable:
+            _warned_unavailable = True
+            log.warning("semantic search is off, using keyword search only: %s", exc)
+        return None
+
+
+def open_index(settings: Settings, *, embedder: Embedder | None = None, lexical_only: bool = False) -> Index:
+    """Open the index under settings.data_dir. Pass `embedder` to share one already loaded."""
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if embedder is None and not lexical_only:
+        embedder = open_embedder(settings)
+    catalog = Catalog(data_dir / "catalog.sqlite3")
+    store = ChromaStore(settings.chroma, data_dir) if embedder is not None else None
+    return Index(data_dir=data_dir, catalog=catalog, store=store, embedder=embedder)

@@ -1,0 +1,112 @@
+"""The core's value types: frozen dataclasses passed between ingestion, retrieval and answering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A run of a document's text under one heading path (a PDF page counts as a section)."""
+
+    heading_path: tuple[str, ...]
+    text: str
+    start: int  # character offset of `text` in Document.text
+    page: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One source file, loaded and normalised."""
+
+    source_id: str  # stable id: the file path relative to the corpus root, without suffix
+    path: str
+    title: str
+    text: str
+    sections: tuple[Section, ...]
+    content_hash: str
+    url: str = ""
+    publisher: str = ""
+    published: str = ""
+    kind: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """What a citation or search result says about the source a passage came from."""
+
+    id: str
+    title: str
+    url: str = ""
+    publisher: str = ""
+    published: str = ""
+    kind: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A retrieval unit: a piece of one section, small enough for the embedding model's window."""
+
+    chunk_id: str
+    source: SourceInfo
+    text: str
+    heading_path: tuple[str, ...]
+    start: int
+    end: int
+    page: int | None = None
+
+    @property
+    def section(self) -> str:
+        label = " › ".join(self.heading_path)
+        if self.page is not None:
+            label = f"{label} (p. {self.page})" if label else f"p. {self.page}"
+        return label
+
+    @property
+    def embedding_text(self) -> str:
+        """What the embedder sees: the heading path gives short passages their context."""
+        context = " › ".join((self.source.title, *self.heading_path))
+        return f"{context}\n{self.text}"
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A retrieved chunk with its fused score and the signals behind it."""
+
+    chunk: Chunk
+    score: float
+    dense_similarity: float | None = None
+    lexical_score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """Ranked passages, and whether any of them is relevant to the query at all."""
+
+    query: str
+    passages: tuple[Passage, ...]
+    relevant: bool
+    mode: str  # "hybrid" or "lexical"
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    n: int
+    chunk_id: str
+    title: str
+    url: str
+    published: str
+    section: str
+    quote: str
+    publisher: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    text: str
+    citations: tuple[Citation, ...]
+    grounded: bool
+    refused: bool
+    mode: str  # "extractive", "refusal", later "generative"
+    closest: tuple[SourceInfo, ...] = ()
