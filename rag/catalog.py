@@ -54,9 +54,7 @@ class Catalog:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise RagError(
-                f"the index catalog {path} is unreadable ({exc}); delete it and run ingest"
-            ) from exc
+            raise RagError(f"the index catalog {path} is unreadable ({exc}); delete it and run ingest") from exc
         self._lock = threading.RLock()
         self._sources: dict[str, SourceInfo] | None = None
 
@@ -160,9 +158,7 @@ class Catalog:
     def _source_map(self) -> dict[str, SourceInfo]:
         with self._lock:
             if self._sources is None:
-                rows = self._db.execute(
-                    "SELECT source_id, title, url, publisher, published, kind FROM documents"
-                )
+                rows = self._db.execute("SELECT source_id, title, url, publisher, published, kind FROM documents")
                 self._sources = {r[0]: SourceInfo(*r) for r in rows}
             return self._sources
 
@@ -197,8 +193,7 @@ class Catalog:
         sources = self._source_map()
         with self._lock:
             rows = self._db.execute(
-                'SELECT chunk_id, source_id, text, heading_path, start, "end", page FROM chunks'
-                " ORDER BY source_id, ord"
+                'SELECT chunk_id, source_id, text, heading_path, start, "end", page FROM chunks ORDER BY source_id, ord'
             ).fetchall()
         for r in rows:
             yield _chunk_from_row(r, sources)

@@ -47,9 +47,7 @@ def _settings() -> Settings:
         settings = load_settings()
     except ConfigError as exc:
         raise _fail(str(exc), 2) from None
-    logging.basicConfig(
-        level=settings.log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("ragbot").setLevel(settings.log_level)
     for noisy in ("chromadb", "httpx", "bm25s", "onnxruntime"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
@@ -113,9 +111,7 @@ def _prepared(settings: Settings) -> RagService:
 
 @app.command()
 def ingest(
-    paths: Annotated[
-        list[Path] | None, typer.Argument(help="Files or folders (default: the corpus folder).")
-    ] = None,
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: the corpus folder).")] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and build it again.")] = False,
 ) -> None:
     """Index the corpus: new and changed files are embedded, deleted ones removed."""
@@ -160,9 +156,7 @@ def search(
     if not result.relevant:
         err.print("[yellow]nothing relevant found; the closest passages are:[/]")
     for rank, p in enumerate(result.passages, 1):
-        out.print(
-            f"[bold]{rank}. {p.chunk.source.title}[/] — {p.chunk.section or '(top)'}  (score {p.score:.3f})"
-        )
+        out.print(f"[bold]{rank}. {p.chunk.source.title}[/] — {p.chunk.section or '(top)'}  (score {p.score:.3f})")
         out.print(f"   {p.chunk.text[:400]}{'…' if len(p.chunk.text) > 400 else ''}\n")
 
 
@@ -225,11 +219,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     return {
         "answer": answer.text,
         "citations": [
-            {
-                k: v
-                for k, v in asdict(c).items()
-                if k in ("n", "chunk_id", "title", "url", "published", "quote")
-            }
+            {k: v for k, v in asdict(c).items() if k in ("n", "chunk_id", "title", "url", "published", "quote")}
             for c in answer.citations
         ],
         "grounded": answer.grounded,

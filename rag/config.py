@@ -51,9 +51,7 @@ class RetrievalSettings(BaseModel):
     candidates: int = Field(40, ge=1, le=500)  # per retriever, before fusion
     rrf_k: int = Field(10, ge=1)
     max_per_source: int = Field(3, ge=1)
-    duplicate_threshold: float = Field(
-        0.8, gt=0, le=1
-    )  # word-shingle Jaccard above which a passage is a copy
+    duplicate_threshold: float = Field(0.8, gt=0, le=1)  # word-shingle Jaccard above which a passage is a copy
     # Calibrated on tests/rag/data/devset.yaml (see README, "Relevance threshold").
     min_similarity: float = Field(0.30, ge=-1, le=1)
     min_lexical_coverage: float = Field(0.45, ge=0, le=1)

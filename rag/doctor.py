@@ -25,9 +25,7 @@ def run_checks(settings: Settings) -> list[Check]:
 
     checks = [Check("configuration", True, f"data dir {settings.data_dir}, corpus {settings.corpus_dir}")]
     corpus = settings.corpus_dir
-    files = (
-        [p for p in corpus.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES] if corpus.is_dir() else []
-    )
+    files = [p for p in corpus.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES] if corpus.is_dir() else []
     checks.append(
         Check(
             "corpus",
@@ -46,9 +44,7 @@ def run_checks(settings: Settings) -> list[Check]:
         if index.store is not None:
             index.store.heartbeat()
             index.check_embedder()
-            checks.append(
-                Check("vector store", True, f"{index.store.location}, {index.store.count()} vectors")
-            )
+            checks.append(Check("vector store", True, f"{index.store.location}, {index.store.count()} vectors"))
         documents, chunks = len(index.catalog.documents()), index.catalog.chunk_count()
         checks.append(
             Check(

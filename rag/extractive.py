@@ -53,10 +53,7 @@ def extractive_answer(
         return refusal(result)
     passages = list(result.passages[:max_passages])
     candidates = [
-        (pi, s)
-        for pi, p in enumerate(passages)
-        for s in split_sentences(p.chunk.text)
-        if len(s) >= _MIN_SENTENCE_CHARS
+        (pi, s) for pi, p in enumerate(passages) for s in split_sentences(p.chunk.text) if len(s) >= _MIN_SENTENCE_CHARS
     ]
     if not candidates:
         return refusal(result)

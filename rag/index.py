@@ -39,7 +39,7 @@ class Index:
     def check_embedder(self) -> None:
         """Raise IndexMismatchError if the vectors were made by another embedder than the configured one."""
         if self.store is not None and self.embedder is not None:
-            self.store.check_embedder(self.embedder.name, self.embedder.dimension)
+            self.store.check_embedder(self.embedder.name, self.embedder.known_dimension)
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index for the catalog's current generation: cached in memory and on disk."""

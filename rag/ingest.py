@@ -157,9 +157,7 @@ def _embed_new(index: Index, chunks: Sequence[Chunk]) -> int:
     return len(todo)
 
 
-def _remove_deleted(
-    index: Index, folders: Sequence[Path], seen: dict[str, str], report: IngestReport
-) -> None:
+def _remove_deleted(index: Index, folders: Sequence[Path], seen: dict[str, str], report: IngestReport) -> None:
     """Documents whose file was in a scanned folder and is gone now."""
     if not folders:
         return

@@ -93,9 +93,7 @@ class Retriever:
         chunks = self.index.catalog.get_chunks(i for i, _ in fused)
         dense = dict(dense_hits)
         bm25 = dict(lexical_hits)
-        candidates = [
-            Passage(chunks[i], score, dense.get(i), bm25.get(i)) for i, score in fused if i in chunks
-        ]
+        candidates = [Passage(chunks[i], score, dense.get(i), bm25.get(i)) for i, score in fused if i in chunks]
         passages = select_passages(
             candidates,
             k=k,
@@ -105,9 +103,7 @@ class Retriever:
         relevant = self._relevant(query, passages, dense_hits)
         return SearchResult(query, tuple(passages), relevant, self.index.mode)
 
-    def _relevant(
-        self, query: str, passages: Sequence[Passage], dense_hits: Sequence[tuple[str, float]]
-    ) -> bool:
+    def _relevant(self, query: str, passages: Sequence[Passage], dense_hits: Sequence[tuple[str, float]]) -> bool:
         """Relevant when the best dense similarity or the lexical coverage of a top passage clears its
         calibrated threshold: either signal alone misses some real questions (names MiniLM does not know,
         paraphrases sharing no words), and off-topic questions score low on both."""

@@ -59,9 +59,7 @@ class RagService:
         rebuild: bool = False,
         progress: ProgressHook | None = None,
     ) -> IngestReport:
-        return ingest(
-            self.index, paths or [self.corpus_dir], self.chunking, rebuild=rebuild, progress=progress
-        )
+        return ingest(self.index, paths or [self.corpus_dir], self.chunking, rebuild=rebuild, progress=progress)
 
     def prepare_sync(self, progress: ProgressHook | None = None) -> IngestReport | None:
         """Before the first search: ingest the corpus if the index is empty, embed what lacks vectors,

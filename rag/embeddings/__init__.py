@@ -24,7 +24,14 @@ class Embedder(Protocol):
         ...
 
     @property
-    def dimension(self) -> int: ...
+    def dimension(self) -> int:
+        """The vector size; a remote embedder may have to ask its server."""
+        ...
+
+    @property
+    def known_dimension(self) -> int | None:
+        """The vector size if known without a network call."""
+        ...
 
     @property
     def max_tokens(self) -> int:
@@ -45,9 +52,7 @@ def build_embedder(settings: EmbeddingSettings) -> Embedder:
     if settings.backend == "onnx":
         from rag.embeddings.onnx import OnnxEmbedder, resolve_model_dir
 
-        return OnnxEmbedder(
-            resolve_model_dir(settings), batch_size=settings.batch_size, threads=settings.threads
-        )
+        return OnnxEmbedder(resolve_model_dir(settings), batch_size=settings.batch_size, threads=settings.threads)
     if settings.backend == "openai":
         from rag.embeddings.openai_compat import OpenAIEmbedder
 

@@ -87,6 +87,10 @@ class OnnxEmbedder:
         return self._dimension
 
     @property
+    def known_dimension(self) -> int | None:
+        return self._dimension
+
+    @property
     def max_tokens(self) -> int:
         return WINDOW
 

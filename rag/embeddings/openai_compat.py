@@ -20,13 +20,9 @@ _WINDOW = 8191  # OpenAI's embedding models; other servers are usually larger, n
 class OpenAIEmbedder:
     """Calls `POST {base_url}/embeddings`. The SDK retries 429/5xx itself (max_retries)."""
 
-    def __init__(
-        self, *, base_url: str, model: str, api_key: str, batch_size: int = 64, timeout: float = 30.0
-    ) -> None:
+    def __init__(self, *, base_url: str, model: str, api_key: str, batch_size: int = 64, timeout: float = 30.0) -> None:
         # Local servers take any key; the SDK insists on a non-empty one.
-        self._client = openai.OpenAI(
-            base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=3
-        )
+        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=3)
         self._model = model
         self._batch_size = batch_size
         self._dimension: int | None = None
@@ -39,6 +35,10 @@ class OpenAIEmbedder:
     def dimension(self) -> int:
         if self._dimension is None:
             self._dimension = int(self.embed(["dimension probe"]).shape[1])
+        return self._dimension
+
+    @property
+    def known_dimension(self) -> int | None:
         return self._dimension
 
     @property
@@ -58,9 +58,7 @@ class OpenAIEmbedder:
                 raise EmbeddingError(f"embedding endpoint failed: {exc}") from exc
             data = sorted(response.data, key=lambda d: d.index)
             if len(data) != len(batch):
-                raise EmbeddingError(
-                    f"embedding endpoint returned {len(data)} vectors for {len(batch)} texts"
-                )
+                raise EmbeddingError(f"embedding endpoint returned {len(data)} vectors for {len(batch)} texts")
             rows.extend(d.embedding for d in data)
         if not rows:
             return np.zeros((0, self._dimension or 0), dtype=np.float32)

@@ -43,9 +43,7 @@ class ChromaStore:
         self._client = _client(settings, data_dir)
         self._name = settings.collection
         self._collection: Any = None
-        self.location = (
-            f"http://{settings.host}:{settings.port}" if settings.host else str(data_dir / "chroma")
-        )
+        self.location = f"http://{settings.host}:{settings.port}" if settings.host else str(data_dir / "chroma")
 
     def _get(self) -> Any:
         if self._collection is None:
@@ -63,16 +61,19 @@ class ChromaStore:
             return None
         return str(meta["embedder"]), int(meta["dimension"])
 
-    def check_embedder(self, name: str, dimension: int) -> None:
-        """Refuse to mix vectors of two models: similarities between them mean nothing."""
+    def check_embedder(self, name: str, dimension: int | None = None) -> None:
+        """Refuse to mix vectors of two models: similarities between them mean nothing.
+        `dimension` None checks the name only (a remote model's size is known after its first answer)."""
         recorded = self.recorded_embedder()
-        if recorded is not None and recorded != (name, dimension):
+        if recorded is not None and (recorded[0] != name or dimension not in (None, recorded[1])):
             raise IndexMismatchError(
-                f"the index was built with {recorded[0]} ({recorded[1]} dimensions) but {name} ({dimension}"
-                " dimensions) is configured; run `ragbot ingest --rebuild` to rebuild it"
+                f"the index was built with {recorded[0]} ({recorded[1]} dimensions) but {name}"
+                f"{f' ({dimension} dimensions)' if dimension else ''} is configured;"
+                " run `ragbot ingest --rebuild` to rebuild it"
             )
 
     def record_embedder(self, name: str, dimension: int) -> None:
+        self.check_embedder(name, dimension)
         if self.recorded_embedder() != (name, dimension):
             self._get().modify(metadata={"embedder": name, "dimension": dimension})
 
@@ -96,9 +97,7 @@ class ChromaStore:
                 ids=[c.chunk_id for c in part],
                 embeddings=vectors[start : start + _BATCH],
                 documents=[c.text for c in part],
-                metadatas=[
-                    {"source_id": c.source.id, "section": c.section, "title": c.source.title} for c in part
-                ],
+                metadatas=[{"source_id": c.source.id, "section": c.section, "title": c.source.title} for c in part],
             )
 
     def delete(self, ids: Iterable[str]) -> None:

@@ -66,9 +66,7 @@ class LexicalIndex:
         tmp.replace(folder / "ids.json")
 
     def _tokens(self, text: str) -> list[str]:
-        return bm25s.tokenize(
-            [text], stopwords="en", stemmer=self._stem, show_progress=False, return_ids=False
-        )[0]
+        return bm25s.tokenize([text], stopwords="en", stemmer=self._stem, show_progress=False, return_ids=False)[0]
 
     def query(self, text: str, n: int) -> list[tuple[str, float]]:
         """(chunk_id, BM25 score), best first; only chunks sharing at least one term."""
@@ -78,9 +76,7 @@ class LexicalIndex:
         known = [t for t in self._tokens(text) if t in vocab]
         if not known:
             return []
-        docs, scores = self._retriever.retrieve(
-            [known], k=min(n, len(self.ids)), show_progress=False, n_threads=1
-        )
+        docs, scores = self._retriever.retrieve([known], k=min(n, len(self.ids)), show_progress=False, n_threads=1)
         return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
     def coverage(self, query: str, passage: str) -> float:

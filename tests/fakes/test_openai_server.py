@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import openai
 import pytest
 
-from .openai_server import DEFAULT_REPLY, FakeOpenAI
+from fakes.openai_server import DEFAULT_REPLY, FakeOpenAI
 
 MSGS = [{"role": "user", "content": "What does the EU AI Act say about transparency?"}]
 
