@@ -133,10 +133,15 @@ def sources() -> None:
     """List the indexed sources with their dates and chunk counts."""
     settings = _settings()
     records = _guard(lambda: _service(settings).index.catalog.documents())
-    table = Table("id", "title", "kind", "published", "chunks")
-    for r in records:
-        table.add_row(r.source.id, r.source.title, r.source.kind, r.source.published, str(r.chunk_count))
-    out.print(table)
+    rows = [(r.source.id, r.source.title, r.source.kind, r.source.published, str(r.chunk_count)) for r in records]
+    if out.is_terminal:
+        table = Table("id", "title", "kind", "published", "chunks")
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+    else:  # piped: one tab-separated line per source, easy to grep and cut
+        for row in rows:
+            print("\t".join(row))
     if not records:
         err.print("the index is empty: run `ragbot ingest`")
 

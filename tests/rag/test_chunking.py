@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from helpers import CORPUS, make_pdf
@@ -31,7 +32,7 @@ def test_a_huge_unpunctuated_paragraph_is_split_not_truncated(tmp_path: Path, em
     words = [f"semiconductor{i % 97} exportcontrol{i % 89}" for i in range(3000)]
     path = tmp_path / "wall.md"
     path.write_text("# Wall\n\n" + " ".join(words) + "\n")
-    doc, chunks = _chunks(path, embedder, max_tokens=400, overlap_tokens=0)
+    _doc, chunks = _chunks(path, embedder, max_tokens=400, overlap_tokens=0)
     assert len(chunks) > 10
     assert all(embedder.count_tokens(c.embedding_text) <= 256 for c in chunks)
     # Without overlap the chunks tile the text: every word is in exactly one chunk, in order.
@@ -45,7 +46,7 @@ def test_chunks_are_sized_with_tiktoken_and_overlap(tmp_path: Path, embedder: On
     _, chunks = _chunks(path, embedder, max_tokens=120, overlap_tokens=30)
     assert len(chunks) >= 4
     assert all(count_tokens(c.text) <= 120 for c in chunks)
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert b.start < a.end, "consecutive chunks overlap"
         assert a.text.split(". ")[-1] in b.text
 

@@ -1,0 +1,114 @@
+"""The `ragbot` console script, run as a user runs it: a subprocess with environment variables."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import ARTICLE_ID
+
+
+def _ragbot() -> str:
+    script = Path(sys.executable).with_name("ragbot")
+    if not script.exists():
+        pytest.fail("the ragbot console script is not installed (pip install -e .)")
+    return str(script)
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | env
+    return subprocess.run([_ragbot(), *args], capture_output=True, text=True, env=full, cwd=cwd, timeout=300)
+
+
+@pytest.fixture
+def env(tmp_path: Path, model_dir: Path, article_corpus: Path) -> dict[str, str]:
+    return {
+        "RAGBOT_DATA_DIR": str(tmp_path / "data"),
+        "RAGBOT_CORPUS_DIR": str(article_corpus),
+        "RAGBOT_EMBEDDING__MODEL_DIR": str(model_dir),
+    }
+
+
+def test_first_ask_ingests_and_answers_with_citations(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(["ask", "Who founded DeepSeek?", "--json"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 added" in result.stderr  # the empty index was filled first
+    answer = json.loads(result.stdout)
+    assert set(answer) >= {"answer", "citations", "grounded", "refused", "mode"}
+    assert answer["mode"] == "extractive" and answer["grounded"] and not answer["refused"]
+    assert "Liang Wenfeng" in answer["answer"] and "[1]" in answer["answer"]
+    first = answer["citations"][0]
+    assert set(first) == {"n", "chunk_id", "title", "url", "published", "quote"}
+    assert first["n"] == 1 and first["title"].startswith("Will China") and first["quote"] in answer["answer"]
+
+    human = run(["ask", "Who founded DeepSeek?"], env, tmp_path)
+    assert human.returncode == 0 and "ingest" not in human.stderr  # second run: nothing to ingest
+    assert "Extractive answer" in human.stdout and "Sources" in human.stdout and "[1] Will China" in human.stdout
+
+
+def test_out_of_scope_question_is_refused_with_closest_sources(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(["ask", "how long should I boil an egg?", "--json"], env, tmp_path)
+    answer = json.loads(result.stdout)
+    assert answer["refused"] and not answer["grounded"] and answer["citations"] == []
+    assert "don't cover" in answer["answer"] and answer["closest"][0]["title"].startswith("Will China")
+    human = run(["ask", "how long should I boil an egg?"], env, tmp_path)
+    assert "don't cover" in human.stdout and "closest sources" in human.stdout
+
+
+def test_search_json_contract(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(["search", "H800 chips export", "--k", "3", "--json"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)  # stdout is exactly one JSON array
+    assert len(hits) == 3
+    assert hits == sorted(hits, key=lambda h: -h["score"])
+    for hit in hits:
+        assert set(hit) == {"chunk_id", "text", "score", "section", "source"}
+        assert set(hit["source"]) == {"id", "title", "url", "published"}
+        assert hit["source"]["id"] == ARTICLE_ID
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("   ", "question is empty"), ("why " * 400, "the limit is 1,000")],
+)
+def test_bad_questions_get_one_clear_line(env: dict[str, str], tmp_path: Path, question: str, message: str) -> None:
+    result = run(["ask", question], env, tmp_path)
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr + result.stdout
+
+
+def test_invalid_setting_names_the_variable(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(["search", "chips"], env | {"RAGBOT_RETRIEVAL__K": "many"}, tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "RAGBOT_RETRIEVAL__K" in lines[0] and "'many'" in lines[0]
+    result = run(["sources"], env | {"RAGBOT_CHUNKING__OVERLAP_TOKENS": "500"}, tmp_path)
+    assert result.returncode == 2 and "overlap_tokens must be smaller" in result.stderr
+
+
+def test_ingest_sources_and_doctor(env: dict[str, str], tmp_path: Path, article_corpus: Path) -> None:
+    (article_corpus / "empty.md").write_text("")
+    result = run(["ingest"], env, tmp_path)
+    assert result.returncode == 1  # one file failed; the rest was indexed
+    assert "1 added" in result.stderr and "1 failed" in result.stderr and "empty.md: file is empty" in result.stderr
+    listing = run(["sources"], env, tmp_path)
+    assert ARTICLE_ID in listing.stdout
+    doctor = run(["doctor"], env, tmp_path)
+    assert doctor.returncode == 0, doctor.stdout
+    assert "OK   embedding model: onnx:all-MiniLM-L6-v2, 384 dimensions" in doctor.stdout
+    assert "OK   index: 1 sources" in doctor.stdout
+    missing = run(["doctor"], env | {"RAGBOT_EMBEDDING__MODEL_DIR": str(tmp_path / "nowhere")}, tmp_path)
+    assert missing.returncode == 1 and "FAIL embedding model" in missing.stdout and "lacks model.onnx" in missing.stdout
+
+
+def test_offline_machine_without_model_still_answers(env: dict[str, str], tmp_path: Path) -> None:
+    empty = tmp_path / "no-model"
+    empty.mkdir()
+    result = run(["ask", "Who founded DeepSeek?"], env | {"RAGBOT_EMBEDDING__MODEL_DIR": str(empty)}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("keyword search only") == 1
+    assert "Liang Wenfeng" in result.stdout
