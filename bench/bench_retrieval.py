@@ -117,7 +117,9 @@ def build_synthetic(index: Index, embedder: OnnxEmbedder, total: int, seed: int 
     50,000 texts for every benchmark run."""
     rng = random.Random(seed)
     np_rng = np.random.default_rng(seed)
-    sentences = [s for p in sorted((REPO / "corpus").rglob("*.md")) for s in split_sentences(p.read_text()) if len(s) > 40]
+    sentences = [
+        s for p in sorted((REPO / "corpus").rglob("*.md")) for s in split_sentences(p.read_text()) if len(s) > 40
+    ]
     bases = [" ".join(rng.sample(sentences, 4)) for _ in range(2000)]
     base_vectors = embedder.embed(bases)
     per_doc = 100
@@ -159,7 +161,7 @@ def main() -> None:
             print(f"| {name} | {ours:.1f} | {theirs:.1f} | {ratio:.1f}x faster |")
 
         p50, p95 = search_latency(retriever)
-        print(f"\n| search latency (embed + hybrid) | p50 ms | p95 ms |\n|---|---:|---:|")
+        print("\n| search latency (embed + hybrid) | p50 ms | p95 ms |\n|---|---:|---:|")
         print(f"| corpus ({len(chunk_texts)} chunks) | {p50:.1f} | {p95:.1f} |")
 
         # Recall: the article alone (the dev set's subject) and the full corpus.
