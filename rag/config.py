@@ -59,6 +59,42 @@ class RetrievalSettings(BaseModel):
     max_question_chars: int = Field(1000, ge=10)
 
 
+Provider = Literal["none", "openai", "deepseek", "ollama", "vllm", "llamacpp", "lmstudio", "openrouter", "custom"]
+
+
+class LLMEndpoint(BaseModel):
+    """One chat model: a provider preset, every field overridable. Unset fields take the preset's defaults."""
+
+    provider: Provider = "none"
+    base_url: str | None = None
+    model: str | None = None  # unset: the first model the server lists (local servers, DeepSeek)
+    api_key: SecretStr | None = None
+
+
+class LLMSettings(LLMEndpoint):
+    connect_timeout: float = Field(10.0, gt=0)
+    read_timeout: float = Field(120.0, gt=0)  # longest wait for the next streamed piece
+    max_retries: int = Field(3, ge=0, le=10)
+    max_tokens: int = Field(800, ge=16, le=32768)  # answer length
+    temperature: float = Field(0.2, ge=0, le=2)
+    context_window: int = Field(32768, ge=1024)  # the model's context, in tokens (counted with tiktoken)
+    source_tokens: int = Field(3000, ge=200)  # budget for the numbered sources
+    history_tokens: int = Field(800, ge=0)  # budget for earlier turns (trimmed before sources)
+    thinking: bool = True  # DeepSeek: False sends thinking={"type": "disabled"}
+    rewrite_followups: bool = True  # turn a follow-up into a standalone search query with a short model call
+    fallbacks: list[LLMEndpoint] = Field(default_factory=list)  # JSON list, tried in order when a model fails
+    support_threshold: float = Field(0.35, ge=0, le=1)  # below it, a cited sentence is flagged as unsupported
+
+    @model_validator(mode="after")
+    def _budget_fits(self) -> LLMSettings:
+        if self.source_tokens + self.history_tokens + self.max_tokens + 600 > self.context_window:
+            raise ValueError(
+                "source_tokens + history_tokens + max_tokens (+600 for instructions and question)"
+                " must fit in context_window"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -71,6 +107,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     corpus_dir: Path = Path("corpus")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    llm: LLMSettings = LLMSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     chroma: ChromaSettings = ChromaSettings()
     chunking: ChunkingSettings = ChunkingSettings()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -58,4 +59,37 @@ def run_checks(settings: Settings) -> list[Check]:
         checks.append(Check("vector store", False, str(exc)))
     except Exception as exc:  # a chroma server that is down fails in transport-specific ways
         checks.append(Check("vector store", False, f"{type(exc).__name__}: {exc}"))
+    checks.append(asyncio.run(_check_llm(settings)))
     return checks
+
+
+async def _check_llm(settings: Settings) -> Check:
+    from rag.llm.openai_chat import OpenAIChatModel
+
+    if settings.llm.provider == "none":
+        return Check("language model", True, "none configured: answers are extractive")
+    try:
+        model = OpenAIChatModel.from_settings(settings.llm, settings.llm)
+    except RagError as exc:
+        return Check("language model", False, str(exc))
+    try:
+        available = await model.list_models()
+    except RagError as exc:
+        return Check("language model", False, str(exc))
+    finally:
+        await model.aclose()
+    where = f"{settings.llm.provider} at {model.base_url}"
+    wanted = settings.llm.model
+    if wanted is None:
+        first = available[0] if available else None
+        return Check(
+            "language model",
+            bool(first),
+            f"{where}: will use {first}, the first listed model"
+            if first
+            else f"{where} lists no models: set RAGBOT_LLM__MODEL",
+        )
+    if wanted in available:
+        return Check("language model", True, f"{where}: model {wanted} is available")
+    listed = ", ".join(available[:10]) + (" …" if len(available) > 10 else "")
+    return Check("language model", False, f"{where}: model {wanted} is not listed (available: {listed})")

@@ -33,3 +33,12 @@ class EmbedderUnavailable(EmbeddingError):
 
 class DocumentError(RagError):
     """A corpus file could not be read or holds no text; ingestion reports it and skips the file."""
+
+
+class BackendError(RagError):
+    """The chat model failed. The message is for operators (logs, the CLI); Discord users get a generic line."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable

@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.errors import QuestionError
-from rag.extractive import extractive_answer
+from rag.answering import generate
+from rag.errors import BackendError, QuestionError
+from rag.extractive import extractive_answer, refusal
 from rag.index import open_index
 from rag.ingest import IngestReport, ProgressHook, ingest
+from rag.llm import build_chat_model
+from rag.prompting import Turn, rewrite_messages
 from rag.retrieval import Retriever
+from rag.types import Answer, AnswerEvent, Final
 
 if TYPE_CHECKING:
-    from rag.config import ChunkingSettings, RetrievalSettings, Settings
+    from rag.config import ChunkingSettings, LLMSettings, RetrievalSettings, Settings
     from rag.embeddings import Embedder
     from rag.index import Index
-    from rag.types import Answer, SearchResult
+    from rag.llm import ChatModel
+    from rag.types import SearchResult
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +49,21 @@ class RagService:
         retrieval: RetrievalSettings,
         chunking: ChunkingSettings,
         corpus_dir: Path,
+        llm: LLMSettings,
+        chat: ChatModel | None = None,
     ) -> None:
         self.index = index
         self.retrieval = retrieval
         self.chunking = chunking
         self.corpus_dir = corpus_dir
+        self.llm = llm
+        self.chat = chat
         self.retriever = Retriever(index, retrieval)
+
+    async def aclose(self) -> None:
+        if self.chat is not None:
+            await self.chat.aclose()
+        await asyncio.to_thread(self.index.close)
 
     # --- ingestion ---------------------------------------------------------------------------------
     def ingest_sync(
@@ -80,14 +94,53 @@ class RagService:
         text = validate_question(query, self.retrieval.max_question_chars)
         return await asyncio.to_thread(self.retriever.search, text, k)
 
-    async def answer(self, question: str, history: Sequence[str] = ()) -> Answer:
-        """Until a chat model is configured: the extractive answer (history is not used yet)."""
-        text = validate_question(question, self.retrieval.max_question_chars)
-        return await asyncio.to_thread(self._extractive, text)
+    async def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+        """The whole answer (the last event of `answer_stream`)."""
+        final: Answer | None = None
+        async for event in self.answer_stream(question, history):
+            if isinstance(event, Final):
+                final = event.answer
+        assert final is not None  # answer_stream always ends with Final
+        return final
 
-    def _extractive(self, question: str) -> Answer:
-        result = self.retriever.search(question)
+    async def answer_stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerEvent]:
+        """Thinking / Delta events while a model generates, then Final(Answer). Nothing relevant in the
+        sources: a refusal, without calling the model. No model configured: the extractive answer."""
+        text = validate_question(question, self.retrieval.max_question_chars)
+        query = await self.standalone_query(text, history)
+        result = await asyncio.to_thread(self.retriever.search, query)
+        if self.chat is None:
+            yield Final(await asyncio.to_thread(self._extractive, text, result))
+            return
+        if not result.relevant:
+            yield Final(refusal(result, mode="generative"))
+            return
+        async for event in generate(text, history, result, self.chat, self.llm, self._similarity):
+            yield event
+
+    async def standalone_query(self, question: str, history: Sequence[Turn]) -> str:
+        """A follow-up ("and what did Trump say?") as a self-contained search query."""
+        earlier = [t for t in history if t.role == "user"]
+        if not earlier:
+            return question
+        if self.chat is not None and self.llm.rewrite_followups:
+            try:
+                rewritten = await self.chat.complete(rewrite_messages(question, history), max_tokens=80)
+                rewritten = " ".join(rewritten.split())
+                if 0 < len(rewritten) <= self.retrieval.max_question_chars:
+                    return rewritten
+            except BackendError as exc:
+                log.warning("follow-up rewrite failed, using the heuristic: %s", exc)
+        return followup_heuristic(question, earlier[-1].content)
+
+    def _extractive(self, question: str, result: SearchResult) -> Answer:
         return extractive_answer(question, result, self._score_sentences)
+
+    def _similarity(self, claim: str, sentences: Sequence[str]) -> list[float]:
+        if self.index.embedder is None:
+            return [0.0] * len(sentences)
+        vectors = self.index.embedder.embed([claim, *sentences])
+        return [float(x) for x in vectors[1:] @ vectors[0]]
 
     def _score_sentences(self, question: str, sentences: Sequence[str]) -> list[float]:
         lexical = self.index.lexical()
@@ -100,9 +153,24 @@ class RagService:
         return list(np.asarray(similarity) + 0.25 * np.asarray(overlap))
 
 
-def build_service(settings: Settings, *, embedder: Embedder | None = None) -> RagService:
-    """Open the index under the data dir and build the service on it."""
+_FOLLOWUP_WORDS = 12
+
+
+def followup_heuristic(question: str, previous_question: str) -> str:
+    """Without a model: a short follow-up inherits the previous question's words, which carry its topic."""
+    if len(question.split()) > _FOLLOWUP_WORDS:
+        return question
+    return f"{previous_question} {question}"
+
+
+def build_service(settings: Settings, *, embedder: Embedder | None = None, chat: ChatModel | None = None) -> RagService:
+    """Open the index under the data dir, build the chat model (if configured) and the service on them."""
     index = open_index(settings, embedder=embedder)
     return RagService(
-        index=index, retrieval=settings.retrieval, chunking=settings.chunking, corpus_dir=settings.corpus_dir
+        index=index,
+        retrieval=settings.retrieval,
+        chunking=settings.chunking,
+        corpus_dir=settings.corpus_dir,
+        llm=settings.llm,
+        chat=chat if chat is not None else build_chat_model(settings.llm),
     )

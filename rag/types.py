@@ -103,10 +103,45 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cache_hit_tokens: int | None = None  # DeepSeek's prompt_cache_hit_tokens
+    cache_miss_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     text: str
     citations: tuple[Citation, ...]
     grounded: bool
     refused: bool
-    mode: str  # "extractive", "refusal", later "generative"
+    mode: str  # "extractive" or "generative"
     closest: tuple[SourceInfo, ...] = ()
+    model: str = ""
+    usage: Usage | None = None
+    notes: tuple[str, ...] = ()  # shown with the answer: a fallback served it, the stream was cut, ...
+    flagged: tuple[str, ...] = ()  # cited sentences their passage does not appear to support
+
+
+# --- what answer streams yield ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Thinking:
+    """The model is reasoning; `text` is its reasoning so far in this event (never part of the answer)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """A piece of answer text, as generated (citation numbers are final only in `Final`)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Final:
+    answer: Answer
+
+
+AnswerEvent = Thinking | Delta | Final
