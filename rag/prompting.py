@@ -120,8 +120,9 @@ REWRITE_PROMPT = """Rewrite the user's last message as one standalone search que
 conversation. Keep names, dates and numbers. Reply with the query only."""
 
 
-def rewrite_messages(question: str, history: Sequence[Turn]) -> list[dict[str, str]]:
+def rewrite_messages(question: str, history: Sequence[Turn], history_tokens: int = 600) -> list[dict[str, str]]:
+    turns = trim_history(history, history_tokens)
     return [
         {"role": "system", "content": REWRITE_PROMPT},
-        {"role": "user", "content": f"Conversation:\n{_render_history(history)}\n\nLast message: {question}"},
+        {"role": "user", "content": f"Conversation:\n{_render_history(turns)}\n\nLast message: {question}"},
     ]

@@ -168,7 +168,7 @@ class OpenAIChatModel:
         # OpenAI's current models take max_completion_tokens; every other server knows max_tokens.
         request["max_completion_tokens" if self.provider == "openai" else "max_tokens"] = max_tokens
         request["temperature"] = self._settings.temperature
-        if stream and self.preset.stream_usage:
+        if stream:
             request["stream_options"] = {"include_usage": True}
         if self.preset.thinking_toggle and not self._settings.thinking:
             request["extra_body"] = {"thinking": {"type": "disabled"}}

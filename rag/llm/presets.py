@@ -1,4 +1,7 @@
-"""Provider presets: a default base URL and what each kind of server can do. Every field is overridable."""
+"""Provider presets: a default base URL and what each kind of server needs. Every field is overridable.
+
+Every preset streams `delta.reasoning_content` and `<think>` blocks as reasoning and asks for usage in the
+stream (`stream_options.include_usage`); servers that do not know a field ignore it."""
 
 from __future__ import annotations
 
@@ -10,19 +13,17 @@ class Preset:
     base_url: str
     needs_key: bool = False
     needs_model: bool = False  # the server's model list is too long to pick from: the operator must choose
-    reasoning_content: bool = False  # streams delta.reasoning_content (DeepSeek's thinking mode)
     thinking_toggle: bool = False  # accepts extra_body={"thinking": {"type": "disabled"}}
-    stream_usage: bool = True  # accepts stream_options={"include_usage": true}
 
 
 PRESETS: dict[str, Preset] = {
     "openai": Preset("https://api.openai.com/v1", needs_key=True, needs_model=True),
     # DeepSeek renamed its models in 2026; the model comes from settings or GET /models, never from code.
-    "deepseek": Preset("https://api.deepseek.com", needs_key=True, reasoning_content=True, thinking_toggle=True),
-    "openrouter": Preset("https://openrouter.ai/api/v1", needs_key=True, needs_model=True, reasoning_content=True),
+    "deepseek": Preset("https://api.deepseek.com", needs_key=True, thinking_toggle=True),
+    "openrouter": Preset("https://openrouter.ai/api/v1", needs_key=True, needs_model=True),
     "ollama": Preset("http://localhost:11434/v1"),
-    "vllm": Preset("http://localhost:8000/v1", reasoning_content=True),
-    "llamacpp": Preset("http://localhost:8080/v1", reasoning_content=True, stream_usage=False),
-    "lmstudio": Preset("http://localhost:1234/v1", stream_usage=False),
-    "custom": Preset("", stream_usage=False),
+    "vllm": Preset("http://localhost:8000/v1"),
+    "llamacpp": Preset("http://localhost:8080/v1"),
+    "lmstudio": Preset("http://localhost:1234/v1"),
+    "custom": Preset(""),
 }

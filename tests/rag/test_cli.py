@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fakes.openai_server import FakeOpenAI
 from helpers import ARTICLE_ID
 
 
@@ -112,3 +114,42 @@ def test_offline_machine_without_model_still_answers(env: dict[str, str], tmp_pa
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("keyword search only") == 1
     assert "Liang Wenfeng" in result.stdout
+
+
+async def _arun(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    """The CLI in a subprocess while this test's event loop keeps serving the fake model."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | env
+    proc = await asyncio.create_subprocess_exec(
+        _ragbot(), *args, env=full, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=300)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_ask_json_with_a_model(env: dict[str, str], tmp_path: Path) -> None:
+    async with FakeOpenAI() as fake:
+        llm = {
+            "RAGBOT_LLM__PROVIDER": "custom",
+            "RAGBOT_LLM__BASE_URL": fake.base_url,
+            "RAGBOT_LLM__MODEL": "fake-chat",
+        }
+        fake.enqueue_reply(
+            "Liang Wenfeng founded DeepSeek [1]. Some say otherwise [9].",
+            usage={"prompt_tokens": 700, "completion_tokens": 15, "total_tokens": 715},
+        )
+        code, out, err = await _arun(["ask", "Who founded DeepSeek?", "--json"], env | llm, tmp_path)
+        assert code == 0, err
+        answer = json.loads(out)
+        assert answer["mode"] == "generative" and answer["model"] == "custom:fake-chat"
+        assert answer["usage"]["prompt_tokens"] == 700 and answer["usage"]["completion_tokens"] == 15
+        assert answer["grounded"] and [c["n"] for c in answer["citations"]] == [1]
+        assert answer["answer"] == "Liang Wenfeng founded DeepSeek [1]. Some say otherwise."
+
+        code, out, _ = await _arun(["doctor"], env | llm, tmp_path)
+        assert "OK   language model: custom at" in out and "model fake-chat is available" in out
+        code, out, _ = await _arun(["doctor"], env | llm | {"RAGBOT_LLM__MODEL": "deepseek-chat"}, tmp_path)
+        assert code == 1 and "model deepseek-chat is not listed (available: fake-chat, fake-embed)" in out
+
+        fake.enqueue_error(402, message="Insufficient Balance")
+        code, out, err = await _arun(["ask", "Who founded DeepSeek?"], env | llm, tmp_path)
+        assert code == 1 and "insufficient balance (402)" in err and "Traceback" not in err
