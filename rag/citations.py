@@ -95,10 +95,12 @@ def resolve_citations(
         for n in cited:
             sentences = split_sentences(passages[n - 1].chunk.text) or [passages[n - 1].chunk.text]
             scores = [containment(claim, s) for s in sentences]
-            if similarity is not None:
+            whole = containment(claim, passages[n - 1].chunk.text)
+            # Embeddings only for claims the words do not already support: most answers reuse the
+            # sources' words, and embedding every sentence of every cited passage is the slow part.
+            if similarity is not None and max(max(scores), whole) < threshold:
                 scores = [max(a, b) for a, b in zip(scores, similarity(claim, sentences), strict=True)]
             top = max(range(len(sentences)), key=lambda i: scores[i])
-            whole = containment(claim, passages[n - 1].chunk.text)
             supported = supported or max(scores[top], whole) >= threshold
             if scores[top] > best.get(n, (-1.0, ""))[0]:
                 best[n] = (scores[top], sentences[top])

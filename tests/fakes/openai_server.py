@@ -20,7 +20,7 @@ import re
 import struct
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -105,11 +105,14 @@ class FakeOpenAI:
         embedding_dim: int = 64,
         latency: float = 0.0,
         default_reply: str = DEFAULT_REPLY,
+        responder: Callable[[dict[str, Any]], str] | None = None,
     ) -> None:
         self.models: list[str] = list(models)
         self.embedding_dim = embedding_dim
         self.latency = latency
         self.default_reply = default_reply
+        # With an empty script, a responder writes the reply from the request (e.g. quoting a source).
+        self.responder = responder
         self.requests: list[Recorded] = []
         self._script: deque[_Script] = deque()
         self._ids = itertools.count(1)
@@ -263,7 +266,10 @@ class FakeOpenAI:
             return bad
         assert body is not None
         # Pop on arrival so FIFO order follows request order even when replies overlap.
-        entry = self._script.popleft() if self._script else _Reply(self.default_reply)
+        if self._script:
+            entry = self._script.popleft()
+        else:
+            entry = _Reply(self.responder(body) if self.responder and body else self.default_reply)
         if isinstance(entry, _Error):
             err_type = entry.err_type or _default_err_type(entry.status)
             return web.json_response(

@@ -228,7 +228,7 @@ async def test_followup_is_rewritten_before_retrieval(fake: FakeOpenAI, make_ser
     await service.aclose()
 
 
-async def test_followup_heuristic_without_a_model(make_settings, article_corpus: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+async def test_followup_heuristic_without_a_model(make_settings, article_corpus, embedder) -> None:  # type: ignore[no-untyped-def]
     service = build_service(make_settings(), embedder=embedder)
     service.prepare_sync()
     query = await service.standalone_query(
