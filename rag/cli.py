@@ -228,11 +228,67 @@ def doctor() -> None:
         raise typer.Exit(1)
 
 
+@app.command("eval")
+def eval_(
+    golden: Annotated[Path, typer.Option("--golden", help="The golden set.")] = Path("eval/golden.yaml"),
+    k: Annotated[int, typer.Option("--k", min=1, max=50, help="Passages retrieved per question.")] = 5,
+    scripted: Annotated[bool, typer.Option("--scripted", help="Use the deterministic local model.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if a threshold fails.")] = False,
+    min_recall: Annotated[float, typer.Option(help="Threshold for recall@k.")] = 0.9,
+    min_refusal: Annotated[float, typer.Option(help="Threshold for out-of-scope refusals.")] = 0.9,
+    min_citation_validity: Annotated[float, typer.Option(help="Threshold for valid citations.")] = 1.0,
+) -> None:
+    """Run the golden set: retrieval recall and MRR, refusals, citation validity, facts in answers."""
+    from rag.evaluation import EvalReport, check_thresholds, load_golden, render_report, report_json, run_eval
+    from rag.llm.scripted import ScriptedChatModel
+
+    settings = _settings()
+
+    def run() -> EvalReport:
+        questions = load_golden(golden)  # a bad file fails before any indexing
+        from rag.service import build_service
+
+        service = build_service(settings, chat=ScriptedChatModel() if scripted else None)
+        with _progress() as hook:
+            ingested = service.prepare_sync(hook)
+        if ingested is not None:
+            _print_report(ingested)
+
+        async def evaluate() -> EvalReport:
+            try:
+                return await run_eval(service, questions, k=k)
+            finally:
+                await service.aclose()
+
+        return asyncio.run(evaluate())
+
+    report = _guard(run)
+    if as_json:
+        print(json.dumps(report_json(report), ensure_ascii=False))
+    else:
+        out.print(render_report(report), markup=False)
+    if check:
+        failed = check_thresholds(
+            report, recall=min_recall, refusal=min_refusal, citation_validity=min_citation_validity
+        )
+        for line in failed:
+            err.print(f"[red]below threshold:[/] {line}")
+        if failed:
+            raise typer.Exit(1)
+
+
 @app.command()
 def run() -> None:
-    """Start the Discord bot."""  # the bot lands with the Discord issue
-    _settings()
-    raise _fail("the Discord bot is not available in this version yet; use `ragbot ask` meanwhile", 2)
+    """Start the Discord bot (stops cleanly on Ctrl-C or SIGTERM)."""
+    settings = _settings()
+
+    def start() -> None:
+        from bot.app import run_bot  # the Discord layer loads only for this command
+
+        asyncio.run(run_bot(settings))
+
+    _guard(start)
 
 
 # --- rendering (pure) --------------------------------------------------------------------------------

@@ -95,6 +95,30 @@ class LLMSettings(LLMEndpoint):
         return self
 
 
+class DiscordSettings(BaseModel):
+    token: SecretStr | None = None
+    shards: str | None = None  # "auto" or a number: AutoShardedBot, for bots in many servers
+    guild_ids: list[int] = Field(default_factory=list)  # sync slash commands to these guilds at once
+    allowed_channels: list[int] = Field(default_factory=list)  # empty: every channel the bot can see
+    allow_dms: bool = False
+    threads: bool = True  # an answer to a mention opens a thread for follow-ups
+    edit_interval: float = Field(1.0, ge=0.2, le=10)  # seconds between edits of a streaming answer
+    cooldown_questions: int = Field(3, ge=1, le=100)  # per user: this many questions ...
+    cooldown_seconds: float = Field(60.0, gt=0)  # ... per this many seconds (a token bucket)
+    max_concurrent: int = Field(4, ge=1, le=256)  # answers generated at once; the rest queue
+    max_queue: int = Field(100, ge=0)  # waiting answers beyond this are turned away with a notice
+    history_messages: int = Field(10, ge=0, le=50)  # earlier messages of a reply chain or thread to include
+    history_tokens: int = Field(1500, ge=0)
+    shutdown_grace: float = Field(20.0, ge=0)  # seconds in-flight answers get to finish on SIGTERM
+    message_content: bool = True  # the privileged intent; thread follow-ups without a mention need it
+
+    @model_validator(mode="after")
+    def _valid_shards(self) -> DiscordSettings:
+        if self.shards is not None and self.shards != "auto" and not (self.shards.isdigit() and int(self.shards) > 0):
+            raise ValueError("shards must be 'auto' or a positive number")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -107,6 +131,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     corpus_dir: Path = Path("corpus")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    discord: DiscordSettings = DiscordSettings()
     llm: LLMSettings = LLMSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     chroma: ChromaSettings = ChromaSettings()
