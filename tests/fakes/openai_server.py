@@ -49,6 +49,7 @@ class _Reply:
     chunk_size: int = 8
     first_token_delay: float = 0.0
     usage: dict[str, int] | None = None
+    chunk_delay: float = 0.0  # between streamed pieces: a slow model
 
 
 @dataclass(frozen=True)
@@ -166,9 +167,10 @@ class FakeOpenAI:
         reasoning: str | None = None,
         chunk_size: int = 8,
         first_token_delay: float = 0.0,
+        chunk_delay: float = 0.0,
         usage: dict[str, int] | None = None,
     ) -> None:
-        self._script.append(_Reply(text, reasoning, chunk_size, first_token_delay, usage))
+        self._script.append(_Reply(text, reasoning, chunk_size, first_token_delay, usage, chunk_delay))
 
     def enqueue_error(
         self,
@@ -317,9 +319,13 @@ class FakeOpenAI:
                 out["usage"] = None  # real API: null on every chunk except the final usage chunk
             return out
 
+        pause = getattr(entry, "chunk_delay", 0.0)
+
         async def send(obj: dict[str, Any] | str) -> None:
             data = obj if isinstance(obj, str) else json.dumps(obj)
             await resp.write(f"data: {data}\n\n".encode())
+            if pause:
+                await asyncio.sleep(pause)
 
         reasoning = entry.reasoning if isinstance(entry, _Reply) else None
         text = entry.text if isinstance(entry, _Reply) else entry.text_before_drop

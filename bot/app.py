@@ -1,0 +1,53 @@
+"""`ragbot run`: the wiring, in one place. Opens the service and the feedback store, starts the bot, and
+shuts down cleanly on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.client import create_bot
+from bot.feedback import FeedbackStore
+from rag.errors import ConfigError
+from rag.service import build_service
+
+if TYPE_CHECKING:
+    from rag.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def run_bot(settings: Settings) -> None:
+    token = settings.discord.token
+    if token is None or not token.get_secret_value().strip():
+        raise ConfigError("RAGBOT_DISCORD__TOKEN: not set (the bot token from the Discord developer portal)")
+    service = build_service(settings)
+    feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
+    try:
+        report = await service.prepare()
+        if report is not None:
+            log.warning("indexed the corpus: %s", report.summary())
+        bot = create_bot(service=service, config=settings.discord, feedback=feedback)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+        try:
+            async with bot:
+                await bot.start(token.get_secret_value())
+        except discord.LoginFailure:
+            raise ConfigError("RAGBOT_DISCORD__TOKEN: Discord rejected the token") from None
+        except discord.PrivilegedIntentsRequired:
+            raise ConfigError(
+                "the Message Content intent is not enabled for this bot: enable it in the developer portal"
+                " (Bot > Privileged Gateway Intents) or set RAGBOT_DISCORD__MESSAGE_CONTENT=false"
+            ) from None
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+    finally:
+        await service.aclose()
+        await asyncio.to_thread(feedback.close)

@@ -1,0 +1,221 @@
+"""Delivering an answer into Discord: a placeholder, throttled streaming edits, the final rendering.
+
+Two targets share one flow: a slash-command interaction (edit the deferred response; its token lives 15 minutes)
+and a channel message (a reply that is edited)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Protocol
+
+import discord
+
+from bot.rendering import SEARCHING, THINKING, draft_text, render_answer
+from bot.views import answer_view
+from rag.errors import BackendError, UserFacingError
+from rag.types import Answer, Delta, Final, Thinking
+
+if TYPE_CHECKING:
+    from bot.feedback import FeedbackStore
+    from rag.prompting import Turn
+    from rag.service import RagService
+
+log = logging.getLogger(__name__)
+NO_MENTIONS = discord.AllowedMentions.none()
+BACKEND_DOWN = "The language model isn't available right now. Please try again in a few minutes."
+UNEXPECTED = "Something went wrong while answering. The error has been logged for the maintainers."
+CUT_SHORT = "⚠️ *The bot restarted while answering, so this answer was cut short. Please ask again.*"
+_TOKEN_LIFETIME = 15 * 60 - 30  # an interaction token lasts 15 minutes; keep a margin
+
+
+class Target(Protocol):
+    async def show(self, content: str) -> None:
+        """Replace the visible draft."""
+        ...
+
+    async def finish(self, pieces: tuple[str, ...], embed: discord.Embed | None, view: discord.ui.View | None) -> None:
+        """Show the final answer: the first piece replaces the draft; sources and buttons go on the last."""
+        ...
+
+    async def fail(self, message: str) -> None:
+        """Tell the asker something went wrong (privately where Discord allows it)."""
+        ...
+
+
+class MessageTarget:
+    """An answer given as a reply message, edited in place; extra pieces follow in the same channel."""
+
+    def __init__(self, channel: discord.abc.Messageable, reply_to: discord.Message) -> None:
+        self.channel = channel
+        self.reply_to = reply_to
+        self.message: discord.Message | None = None
+        self.last: discord.Message | None = None
+
+    async def show(self, content: str) -> None:
+        if self.message is None:
+            self.message = await self.channel.send(
+                content, reference=self.reply_to, mention_author=False, allowed_mentions=NO_MENTIONS
+            )
+        else:
+            await self.message.edit(content=content, allowed_mentions=NO_MENTIONS)
+
+    async def finish(self, pieces: tuple[str, ...], embed: discord.Embed | None, view: discord.ui.View | None) -> None:
+        single = len(pieces) == 1
+        first = {"content": pieces[0], "embed": embed if single else None, "allowed_mentions": NO_MENTIONS}
+        if single and view is not None:
+            first["view"] = view
+        if self.message is None:
+            self.message = await self.channel.send(reference=self.reply_to, mention_author=False, **first)  # type: ignore[arg-type]
+        else:
+            await self.message.edit(**first)  # type: ignore[arg-type]
+        self.last = self.message
+        for i, piece in enumerate(pieces[1:], 2):
+            extra: dict[str, object] = {"allowed_mentions": NO_MENTIONS}
+            if i == len(pieces):
+                extra |= {"embed": embed, "view": view} if view is not None else {"embed": embed}
+            self.last = await self.channel.send(piece, **extra)  # type: ignore[arg-type]
+
+    async def fail(self, message: str) -> None:
+        await self.show(f"⚠️ {message}")
+
+
+class InteractionTarget:
+    """A deferred slash command. Past the token's lifetime, or if an edit is refused, the answer continues as
+    a channel message so a long answer is never lost."""
+
+    def __init__(self, interaction: discord.Interaction) -> None:
+        self.interaction = interaction
+        self.started = time.monotonic()
+        self.fallback: MessageTarget | None = None
+
+    def _expired(self) -> bool:
+        return time.monotonic() - self.started > _TOKEN_LIFETIME
+
+    async def _channel_target(self) -> MessageTarget:
+        if self.fallback is None:
+            channel = self.interaction.channel
+            assert isinstance(channel, discord.abc.Messageable)
+            placeholder = await channel.send(SEARCHING, allowed_mentions=NO_MENTIONS)
+            self.fallback = MessageTarget(channel, placeholder)
+            self.fallback.message = placeholder
+        return self.fallback
+
+    async def _edit(self, **fields: object) -> bool:
+        if self.fallback is None and not self._expired():
+            try:
+                await self.interaction.edit_original_response(allowed_mentions=NO_MENTIONS, **fields)  # type: ignore[arg-type]
+                return True
+            except discord.HTTPException as exc:
+                if exc.status not in (401, 404):
+                    raise
+                log.info("interaction token no longer valid (%s); continuing in the channel", exc.status)
+        return False
+
+    async def show(self, content: str) -> None:
+        if not await self._edit(content=content):
+            await (await self._channel_target()).show(content)
+
+    async def finish(self, pieces: tuple[str, ...], embed: discord.Embed | None, view: discord.ui.View | None) -> None:
+        single = len(pieces) == 1
+        if await self._edit(content=pieces[0], embed=embed if single else None, view=view if single else None):
+            for i, piece in enumerate(pieces[1:], 2):
+                final = i == len(pieces)
+                await self.interaction.followup.send(
+                    piece,
+                    embed=embed if final else discord.utils.MISSING,
+                    view=view if final else discord.utils.MISSING,
+                    allowed_mentions=NO_MENTIONS,
+                )
+            return
+        await (await self._channel_target()).finish(pieces, embed, view)
+
+    async def fail(self, message: str) -> None:
+        if self.fallback is None and not self._expired():
+            try:
+                await self.interaction.delete_original_response()
+                await self.interaction.followup.send(f"⚠️ {message}", ephemeral=True, allowed_mentions=NO_MENTIONS)
+                return
+            except discord.HTTPException:
+                log.info("could not answer the interaction privately; telling the channel")
+        await (await self._channel_target()).fail(message)
+
+
+class Throttle:
+    """Edits at most once per `interval` seconds; the last draft always waits its turn rather than being lost."""
+
+    def __init__(self, target: Target, interval: float) -> None:
+        self.target = target
+        self.interval = interval
+        self._last = -interval
+        self._shown = ""
+
+    async def offer(self, content: str) -> None:
+        if content != self._shown and time.monotonic() - self._last >= self.interval:
+            await self._send(content)
+
+    async def wait_turn(self) -> None:
+        delay = self.interval - (time.monotonic() - self._last)
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _send(self, content: str) -> None:
+        self._shown = content
+        await self.target.show(content)
+        self._last = time.monotonic()
+
+    def mark(self) -> None:
+        self._last = time.monotonic()
+
+
+async def deliver(
+    *,
+    service: RagService,
+    question: str,
+    history: list[Turn],
+    target: Target,
+    feedback: FeedbackStore,
+    interval: float,
+) -> Answer | None:
+    """Stream one answer into `target`. Every failure ends as a short message to the asker, never a traceback."""
+    throttle = Throttle(target, interval)
+    draft = ""
+    answer: Answer | None = None
+    try:
+        async for event in service.answer_stream(question, history):
+            if isinstance(event, Thinking) and not draft:
+                await throttle.offer(THINKING)
+            elif isinstance(event, Delta):
+                draft += event.text
+                await throttle.offer(draft_text(draft))
+            elif isinstance(event, Final):
+                answer = event.answer
+        assert answer is not None
+        answer_id = secrets.token_hex(6)
+        await asyncio.to_thread(feedback.save_answer, answer_id, question, answer)
+        rendered = render_answer(answer)
+        await throttle.wait_turn()
+        await target.finish(rendered.messages, rendered.embed, answer_view(answer_id, answer))
+        throttle.mark()
+        return answer
+    except UserFacingError as exc:
+        await target.fail(str(exc))
+    except BackendError as exc:
+        log.error("model backend failed for %r: %s", question[:80], exc)
+        await target.fail(BACKEND_DOWN)
+    except asyncio.CancelledError:
+        await _tell_cut(target)
+        raise
+    except Exception:
+        log.exception("answering %r failed", question[:80])
+        await target.fail(UNEXPECTED)
+    return None
+
+
+async def _tell_cut(target: Target) -> None:
+    try:
+        await asyncio.wait_for(target.show(CUT_SHORT), timeout=5)
+    except Exception:  # shutting down: nothing more can be done for this one
+        log.info("could not mark an interrupted answer")

@@ -1,0 +1,194 @@
+"""Turning an Answer into Discord messages and a sources embed, within Discord's limits. Pure functions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import discord
+
+from rag.text import SENTENCE_END
+from rag.types import Answer, Citation
+
+MESSAGE_LIMIT = 2000
+EMBED_DESCRIPTION_LIMIT = 4096
+EMBED_TOTAL_LIMIT = 6000
+EMBED_FIELDS_LIMIT = 25
+QUOTE_CHARS = 220
+_FENCE = "```"
+_MARKER_OR_WORD = re.compile(r"\[\d+\]|\S+")
+
+REFUSAL_LABEL = "🤷 **My sources don't cover that.**"
+EXTRACTIVE_LABEL = "📄 *Extractive answer: no language model is configured, so these are the sources' own sentences.*"
+UNGROUNDED_LABEL = "⚠️ *This answer cites no source: treat it with caution.*"
+FLAGGED_LABEL = "⚠️ *Some sentences are not clearly supported by the passage they cite.*"
+THINKING = "🤔 *thinking…*"
+SEARCHING = "🔎 *searching the sources…*"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    messages: tuple[str, ...]  # the first is the answer message itself; the rest follow it
+    embed: discord.Embed | None
+
+
+def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Pieces under `limit`: cut at paragraph breaks, then sentence ends, then spaces; never inside a word,
+    a [n] marker or a code block (a code block longer than a message is re-fenced on each piece)."""
+    pieces: list[str] = []
+    current = ""
+    for block in _blocks(text, limit):
+        candidate = f"{current}\n\n{block}" if current else block
+        if len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        current = block
+    if current:
+        pieces.append(current)
+    return pieces or [""]
+
+
+def _blocks(text: str, limit: int) -> list[str]:
+    """Paragraphs and code blocks, each cut to fit `limit`."""
+    out: list[str] = []
+    for paragraph in _paragraphs(text):
+        if len(paragraph) <= limit:
+            out.append(paragraph)
+        elif paragraph.startswith(_FENCE):
+            out.extend(_split_code(paragraph, limit))
+        else:
+            out.extend(_split_prose(paragraph, limit))
+    return out
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Split at blank lines, keeping fenced code blocks whole."""
+    parts: list[str] = []
+    buffer: list[str] = []
+    in_code = False
+    for line in text.strip().split("\n"):
+        if line.strip().startswith(_FENCE):
+            if not in_code and buffer:
+                parts.append("\n".join(buffer).strip())
+                buffer = []
+            in_code = not in_code
+            buffer.append(line)
+            if not in_code:
+                parts.append("\n".join(buffer))
+                buffer = []
+            continue
+        if not in_code and not line.strip():
+            if buffer:
+                parts.append("\n".join(buffer).strip())
+            buffer = []
+            continue
+        buffer.append(line)
+    if buffer:
+        parts.append("\n".join(buffer) + ("\n" + _FENCE if in_code else ""))
+    return [p for p in parts if p.strip()]
+
+
+def _split_prose(paragraph: str, limit: int) -> list[str]:
+    sentences = [s.strip() for s in SENTENCE_END.split(paragraph) if s.strip()]
+    units: list[str] = []
+    for sentence in sentences:
+        units.extend([sentence] if len(sentence) <= limit else _split_words(sentence, limit))
+    return _pack(units, limit, " ")
+
+
+def _split_words(sentence: str, limit: int) -> list[str]:
+    words = _MARKER_OR_WORD.findall(sentence)
+    units: list[str] = []
+    for word in words:
+        units.extend(word[i : i + limit] for i in range(0, len(word), limit))  # only a monster "word" is cut
+    return _pack(units, limit, " ")
+
+
+def _split_code(block: str, limit: int) -> list[str]:
+    lines = block.split("\n")
+    opening = lines[0]
+    body = [line for line in lines[1:] if line.strip() != _FENCE]
+    room = limit - len(opening) - len(_FENCE) - 2
+    chunks = _pack([line[i : i + room] for line in body for i in range(0, max(len(line), 1), room)], room, "\n")
+    return [f"{opening}\n{chunk}\n{_FENCE}" for chunk in chunks]
+
+
+def _pack(units: list[str], limit: int, joiner: str) -> list[str]:
+    out: list[str] = []
+    current = ""
+    for unit in units:
+        candidate = f"{current}{joiner}{unit}" if current else unit
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            out.append(current)
+            current = unit
+    if current:
+        out.append(current)
+    return out
+
+
+def answer_text(answer: Answer) -> str:
+    """The answer with its labels: what kind of answer it is, and any notes."""
+    if answer.refused:
+        closest = "\n".join(f"• {_link(s.title, s.url)}" for s in answer.closest)
+        return REFUSAL_LABEL + (f"\nThe closest sources I have:\n{closest}" if closest else "")
+    lines: list[str] = []
+    if answer.mode == "extractive":
+        lines.append(EXTRACTIVE_LABEL)
+    if not answer.grounded:
+        lines.append(UNGROUNDED_LABEL)
+    lines.append(answer.text)
+    if answer.flagged:
+        lines.append(FLAGGED_LABEL)
+    lines.extend(f"*{note}*" for note in answer.notes)
+    return "\n\n".join(lines)
+
+
+def _link(title: str, url: str) -> str:
+    safe = discord.utils.escape_markdown(title).replace("[", "\\[").replace("]", "\\]")
+    return f"[{safe}](<{url}>)" if url else safe  # <url> keeps Discord from unfurling a preview
+
+
+def _source_line(citation: Citation, quote_chars: int) -> str:
+    meta = " · ".join(x for x in (citation.publisher, citation.published) if x)
+    quote = citation.quote if len(citation.quote) <= quote_chars else citation.quote[: quote_chars - 1].rstrip() + "…"
+    line = f"**[{citation.n}]** {_link(citation.title, citation.url)}" + (f" — {meta}" if meta else "")
+    return line + (f"\n> {discord.utils.escape_markdown(quote)}" if quote else "")
+
+
+def sources_embed(citations: tuple[Citation, ...], *, quote_chars: int = QUOTE_CHARS) -> discord.Embed | None:
+    """Numbered sources in one embed description; quotes shrink until it fits Discord's limits."""
+    if not citations:
+        return None
+    for chars in (quote_chars, 120, 60, 0):
+        description = "\n".join(_source_line(c, chars) for c in citations)
+        if len(description) <= EMBED_DESCRIPTION_LIMIT:
+            break
+    else:
+        description = description[: EMBED_DESCRIPTION_LIMIT - 1] + "…"
+    embed = discord.Embed(title="Sources", description=description, colour=discord.Colour.blurple())
+    embed.set_footer(text="Open a source to check the quoted passage.")
+    return embed
+
+
+def full_quotes(citations: tuple[Citation, ...]) -> list[str]:
+    """The Sources button: every citation with its whole quote and section, as messages under 2,000 chars."""
+    blocks = []
+    for c in citations:
+        head = f"**[{c.n}]** {_link(c.title, c.url)}" + (f" — {c.published}" if c.published else "")
+        section = f"\n*{discord.utils.escape_markdown(c.section)}*" if c.section else ""
+        blocks.append(f"{head}{section}\n> {discord.utils.escape_markdown(c.quote)}")
+    return split_text("\n\n".join(blocks)) if blocks else ["This answer has no sources."]
+
+
+def render_answer(answer: Answer) -> Rendered:
+    return Rendered(tuple(split_text(answer_text(answer))), sources_embed(answer.citations))
+
+
+def draft_text(text: str) -> str:
+    """A streaming draft shown while the model writes: the tail if it outgrew one message."""
+    text = text.strip() or THINKING
+    return text if len(text) <= MESSAGE_LIMIT - 2 else "…" + text[-(MESSAGE_LIMIT - 3) :]
