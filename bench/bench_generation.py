@@ -11,39 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from fakes.openai_server import FakeOpenAI  # noqa: E402
+from fakes.openai_server import FakeOpenAI, quote_sources  # noqa: E402
 
 from rag.config import Settings  # noqa: E402
 from rag.service import build_service  # noqa: E402
 
 LATENCY = 0.3
-_SOURCE = re.compile(r'<source n="(\d+)"[^>]*>\n(.*?)\n</source>', re.S)
-
-
-def quoting_model(request: dict[str, Any]) -> str:
-    """Replies as a well-behaved model would: the opening sentences of the first two sources, cited."""
-    user = request["messages"][-1]["content"]
-    parts = []
-    for n, text in _SOURCE.findall(user)[:2]:
-        sentence = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
-        parts.append(f"{sentence.rstrip('.')} [{n}].")
-    return " ".join(parts) or "My sources don't cover that."
-
-
 DEVSET = yaml.safe_load((REPO / "tests" / "rag" / "data" / "devset.yaml").read_text())
 
 
@@ -56,7 +41,7 @@ async def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ragbot-genbench-"))
     questions = [item["q"] for item in DEVSET["in_scope"]]
     try:
-        async with FakeOpenAI(latency=LATENCY, responder=quoting_model) as fake:
+        async with FakeOpenAI(latency=LATENCY, responder=quote_sources) as fake:
             settings = Settings(
                 _env_file=None,
                 data_dir=work,

@@ -144,12 +144,14 @@ class InteractionTarget:
 
 
 class Throttle:
-    """Edits at most once per `interval` seconds; the last draft always waits its turn rather than being lost."""
+    """Edits at most once per `interval` seconds; the last draft always waits its turn rather than being lost.
+    The clock starts when the placeholder appears, so an answer that streams in under `interval` goes straight
+    to its final form: one edit, no draft, no wait."""
 
     def __init__(self, target: Target, interval: float) -> None:
         self.target = target
         self.interval = interval
-        self._last = -interval
+        self._last = time.monotonic()
         self._shown = ""
 
     async def offer(self, content: str) -> None:
@@ -157,6 +159,8 @@ class Throttle:
             await self._send(content)
 
     async def wait_turn(self) -> None:
+        if not self._shown:
+            return  # nothing was edited yet: the final form may go out at once
         delay = self.interval - (time.monotonic() - self._last)
         if delay > 0:
             await asyncio.sleep(delay)

@@ -212,3 +212,16 @@ async def test_shutdown_finishes_or_marks_answers_in_progress(harness_factory, g
         assert reply["content"] == ANSWER
     else:
         assert "cut short" in reply["content"]
+
+
+async def test_an_expired_interaction_token_falls_back_to_the_channel(harness_factory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import bot.delivery
+
+    h = await harness_factory()
+    monkeypatch.setattr(bot.delivery, "_TOKEN_LIFETIME", 0.2)  # Discord's is 15 minutes
+    h.model.enqueue_reply(ANSWER, first_token_delay=0.5)
+    ix = await h.discord.slash_command("ask", {"question": FOUNDER})
+    await h.discord.wait_for_call(lambda c: _is_final(c) and f"/channels/{h.discord.channel_id}/" in c.path, 10)
+    [message] = [m for m in _bot_replies(h, h.discord.channel_id) if m["content"] == ANSWER]
+    assert message["embeds"][0]["title"] == "Sources"
+    assert not [c for c in h.discord.interaction_responses(ix) if c.method == "PATCH" and _is_final(c)]

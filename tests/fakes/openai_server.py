@@ -28,6 +28,18 @@ from typing import Any
 from aiohttp import web
 
 DEFAULT_REPLY = "I have no scripted answer."
+_SOURCE_BLOCK = re.compile(r'<source n="(\d+)"[^>]*>\n(.*?)\n</source>', re.S)
+
+
+def quote_sources(request: dict[str, Any]) -> str:
+    """A responder that answers as a careful model would: the opening sentence of the first two numbered
+    sources in the prompt, each cited. Benchmarks use it so answers look (and check) like real ones."""
+    user = request["messages"][-1]["content"]
+    parts = []
+    for n, text in _SOURCE_BLOCK.findall(user)[:2]:
+        sentence = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
+        parts.append(f"{sentence.rstrip('.')} [{n}].")
+    return " ".join(parts) or "My sources don't cover that."
 _WORD = re.compile(r"\w+")
 
 

@@ -1,0 +1,121 @@
+"""Benchmark of the bot through the loopback Discord and a model server at a fixed 300 ms to first token:
+50 questions at once — are they all answered, in about one model latency (not fifty), and does the event
+loop stay responsive (lag p99) while embeddings and retrieval run?
+
+Run: python bench/bench_bot.py   (RAGBOT_EMBEDDING__MODEL_DIR must point at the model)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+import yaml  # noqa: E402
+from fakes.discord_server import FakeDiscord  # noqa: E402
+from fakes.openai_server import FakeOpenAI, quote_sources  # noqa: E402
+
+from bot.client import create_bot  # noqa: E402
+from bot.feedback import FeedbackStore  # noqa: E402
+from rag.config import Settings  # noqa: E402
+from rag.service import build_service  # noqa: E402
+
+LATENCY = 0.3
+QUESTIONS = [i["q"] for i in yaml.safe_load((REPO / "tests/rag/data/devset.yaml").read_text())["in_scope"]]
+
+
+def _model_dir() -> Path:
+    default = REPO.parent / "shared" / "models" / "all-MiniLM-L6-v2" / "onnx"
+    return Path(os.environ.get("RAGBOT_EMBEDDING__MODEL_DIR") or default)
+
+
+async def _lag_monitor(samples: list[float], stop: asyncio.Event, tick: float = 0.005) -> None:
+    while not stop.is_set():
+        start = time.perf_counter()
+        await asyncio.sleep(tick)
+        samples.append((time.perf_counter() - start - tick) * 1000)
+
+
+async def _burst(fake: FakeDiscord, n: int) -> float:
+    mark = fake.mark()
+    start = time.perf_counter()
+    sent = [await fake.slash_command("ask", {"question": QUESTIONS[i % len(QUESTIONS)]}) for i in range(n)]
+    tokens = {ix.token for ix in sent}
+
+    def finals() -> int:
+        return sum(
+            1
+            for c in fake.calls[mark:]
+            if c.method == "PATCH" and "embeds" in (c.json or {}) and any(t in c.path for t in tokens)
+        )
+
+    while finals() < n:
+        await asyncio.sleep(0.01)
+    return time.perf_counter() - start
+
+
+async def run(max_concurrent: int, work: Path) -> dict[str, float]:
+    async with FakeDiscord() as fake, FakeOpenAI(latency=LATENCY, responder=quote_sources) as model:
+        with fake.patch_discord():
+            settings = Settings(
+                _env_file=None,
+                data_dir=work / f"data-{max_concurrent}",
+                embedding={"model_dir": _model_dir()},
+                llm={"provider": "custom", "base_url": model.base_url, "model": "fake-chat"},
+                discord={"guild_ids": [fake.guild_id], "cooldown_questions": 100, "max_concurrent": max_concurrent},
+            )
+            service = build_service(settings)
+            await service.prepare()
+            feedback = FeedbackStore(work / f"feedback-{max_concurrent}.db")
+            bot = create_bot(service=service, config=settings.discord, feedback=feedback, guild_ready_timeout=0.1)
+            await bot.login("bench")
+            connection = asyncio.create_task(bot.connect(reconnect=False))
+            await bot.wait_until_ready()
+            await fake.wait_for_call(lambda c: c.method == "PUT" and c.path.endswith("/commands"), 10)
+            single = await _burst(fake, 1)
+            samples: list[float] = []
+            stop = asyncio.Event()
+            monitor = asyncio.create_task(_lag_monitor(samples, stop))
+            wall = await _burst(fake, 50)
+            stop.set()
+            await monitor
+            await bot.close()
+            await connection
+            await service.aclose()
+            feedback.close()
+    ordered = sorted(samples)
+    return {
+        "single": single,
+        "wall": wall,
+        "lag_p50": statistics.median(ordered),
+        "lag_p99": ordered[int(0.99 * (len(ordered) - 1))],
+        "lag_max": ordered[-1],
+    }
+
+
+async def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="ragbot-botbench-"))
+    try:
+        results = {n: await run(n, work) for n in (50, 8)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"model server: {LATENCY * 1000:.0f} ms to first token; {os.cpu_count()} cores; one process\n")
+    print("| RAGBOT_DISCORD__MAX_CONCURRENT | one /ask | 50 /ask at once | ratio | loop lag p50 | p99 | max |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for n, r in results.items():
+        print(
+            f"| {n} | {r['single'] * 1000:.0f} ms | {r['wall'] * 1000:.0f} ms | {r['wall'] / r['single']:.1f}x |"
+            f" {r['lag_p50']:.1f} ms | {r['lag_p99']:.1f} ms | {r['lag_max']:.1f} ms |"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
