@@ -156,6 +156,8 @@ def _source_line(citation: Citation, quote_chars: int) -> str:
     meta = " · ".join(x for x in (citation.publisher, citation.published) if x)
     quote = citation.quote if len(citation.quote) <= quote_chars else citation.quote[: quote_chars - 1].rstrip() + "…"
     line = f"**[{citation.n}]** {_link(citation.title, citation.url)}" + (f" — {meta}" if meta else "")
+    if citation.outdated:
+        line += " · ⚠️ *possibly outdated*"
     return line + (f"\n> {discord.utils.escape_markdown(quote)}" if quote else "")
 
 

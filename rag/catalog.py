@@ -188,7 +188,18 @@ class Catalog:
                 found.update((r[0], _chunk_from_row(r, sources)) for r in rows)
         return found
 
-    def iter_chunks(self, batch: int = 2000) -> Iterator[Chunk]:
+    def chunks_of(self, source_id: str) -> list[Chunk]:
+        """A document's live chunks, in order."""
+        sources = self._source_map()
+        with self._lock:
+            rows = self._db.execute(
+                'SELECT chunk_id, source_id, text, heading_path, start, "end", page FROM chunks'
+                " WHERE source_id = ? ORDER BY ord",
+                (source_id,),
+            ).fetchall()
+        return [_chunk_from_row(r, sources) for r in rows]
+
+    def iter_chunks(self) -> Iterator[Chunk]:
         """All live chunks in a stable order (source, position)."""
         sources = self._source_map()
         with self._lock:

@@ -314,7 +314,11 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     return {
         "answer": answer.text,
         "citations": [
-            {k: v for k, v in asdict(c).items() if k in ("n", "chunk_id", "title", "url", "published", "quote")}
+            {
+                k: v
+                for k, v in asdict(c).items()
+                if k in ("n", "chunk_id", "title", "url", "published", "quote", "outdated")
+            }
             for c in answer.citations
         ],
         "grounded": answer.grounded,
@@ -350,7 +354,9 @@ def render_answer(answer: Answer) -> str:
     lines += ["", "Sources"]
     for c in answer.citations:
         meta = ", ".join(x for x in (c.publisher, c.published) if x)
-        lines.append(f"[{c.n}] {c.title}" + (f" ({meta})" if meta else ""))
+        lines.append(
+            f"[{c.n}] {c.title}" + (f" ({meta})" if meta else "") + (" — possibly outdated" if c.outdated else "")
+        )
         if c.url:
             lines.append(f"    {c.url}")
         if c.section:

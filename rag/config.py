@@ -56,7 +56,10 @@ class RetrievalSettings(BaseModel):
     min_similarity: float = Field(0.30, ge=-1, le=1)
     min_lexical_coverage: float = Field(0.45, ge=0, le=1)
     lexical_only_min_coverage: float = Field(0.35, ge=0, le=1)  # when no embedding model is available
+    # A question naming a year/model/number the corpus never mentions needs this similarity to count.
+    unknown_specific_similarity: float = Field(0.7, ge=-1, le=1)
     max_question_chars: int = Field(1000, ge=10)
+    outdated_after_months: int | None = Field(12, ge=1)  # sources older than this are marked; None: never
 
 
 Provider = Literal["none", "openai", "deepseek", "ollama", "vllm", "llamacpp", "lmstudio", "openrouter", "custom"]
@@ -119,6 +122,13 @@ class DiscordSettings(BaseModel):
         return self
 
 
+class DatabaseSettings(BaseModel):
+    # Unset: SQLite at <data_dir>/ragbot.sqlite3. postgresql+asyncpg://user:pass@host/db for several bot processes.
+    url: SecretStr | None = None  # a secret: a PostgreSQL URL carries its password
+    echo: bool = False  # log every SQL statement (debugging)
+    faq_threshold: float = Field(0.75, ge=0, le=1)  # FAQ match score (0.7 cosine + 0.3 word overlap) to answer
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -132,6 +142,7 @@ class Settings(BaseSettings):
     corpus_dir: Path = Path("corpus")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     discord: DiscordSettings = DiscordSettings()
+    database: DatabaseSettings = DatabaseSettings()
     llm: LLMSettings = LLMSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     chroma: ChromaSettings = ChromaSettings()

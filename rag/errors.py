@@ -35,6 +35,10 @@ class DocumentError(RagError):
     """A corpus file could not be read or holds no text; ingestion reports it and skips the file."""
 
 
+class DatabaseError(RagError):
+    """The database cannot be used (corrupt, of another kind, newer than this code, unreachable). For operators."""
+
+
 class BackendError(RagError):
     """The chat model failed. The message is for operators (logs, the CLI); Discord users get a generic line."""
 

@@ -47,7 +47,7 @@ class GoldenQuestion:
     q: str
     expect: tuple[Expected, ...] = ()
     facts: tuple[str, ...] = ()
-    must_cite_all: bool = False  # conflicts: retrieval counts only when every expected source is found
+    must_cite_all: bool = False  # conflicts: the claim's source (the first) and one correcting source are needed
     history: tuple[Turn, ...] = ()
     standalone: str = ""  # the curators' standalone form of a follow-up (for reading; the service rewrites)
 
@@ -201,7 +201,7 @@ async def _evaluate(service: RagService, question: GoldenQuestion, k: int) -> Qu
     try:
         if question.in_scope:
             query = await service.standalone_query(question.q, question.history)
-            result = await service.search(query, k)
+            result = await service.search(query, k, also=[question.q] if query != question.q else [])
             hit, rank, missing = retrieval_hit(result.passages, question.expect, all_sources=question.must_cite_all)
             if not hit:
                 failures.append(f"retrieval: not in top {k} ({', '.join(missing)})")
@@ -228,7 +228,8 @@ def retrieval_hit(
     passages: Sequence[Passage], expect: Sequence[Expected], *, all_sources: bool = False
 ) -> tuple[bool, int | None, list[str]]:
     """(hit, rank of the first expected passage, expected sources not found). A passage matches when it comes
-    from the expected source and contains the expected text; `all_sources` requires every source."""
+    from the expected source and contains the expected text. With `all_sources` (a conflict) both sides are
+    needed: the first expected source (the claim) and at least one of the others (its corrections)."""
     found: dict[str, int] = {}
     for rank, passage in enumerate(passages, 1):
         text = normalise(passage.chunk.text)
@@ -237,7 +238,11 @@ def retrieval_hit(
                 found.setdefault(e.source, rank)
     wanted = list(dict.fromkeys(e.source for e in expect))
     missing = [s for s in wanted if s not in found]
-    hit = not missing if all_sources else bool(found)
+    if all_sources:
+        claim, corrections = wanted[0], wanted[1:]
+        hit = claim in found and (not corrections or any(s in found for s in corrections))
+    else:
+        hit = bool(found)
     return hit, min(found.values(), default=None), missing
 
 

@@ -40,6 +40,25 @@ def citation_for(n: int, passage: Passage, quote: str) -> Citation:
     )
 
 
+def _claims_of_corrections(
+    result: SearchResult,
+    passages: list[Passage],
+    picked: list[tuple[int, int, str]],
+    best: dict[int, list[tuple[float, int, str]]],
+) -> list[tuple[int, int, str]]:
+    """A quoted correction brings the claim it corrects: the reader sees both sides, each cited."""
+    position = {p.chunk.chunk_id: i for i, p in enumerate(passages)}
+    used = {pi for pi, _, _ in picked}
+    extra: list[tuple[int, int, str]] = []
+    for correction, claim in result.pairs:
+        ci, li = position.get(correction), position.get(claim)
+        if ci in used and li is not None and li not in used and best.get(li):
+            _, order, sentence = max(best[li])
+            extra.append((li, order, sentence))
+            used.add(li)
+    return extra
+
+
 def extractive_answer(
     question: str,
     result: SearchResult,
@@ -52,6 +71,9 @@ def extractive_answer(
     if not result.relevant or not result.passages:
         return refusal(result)
     passages = list(result.passages[:max_passages])
+    top = {p.chunk.chunk_id for p in passages}
+    claims = {claim for correction, claim in result.pairs if correction in top}
+    passages += [p for p in result.passages[max_passages:] if p.chunk.chunk_id in claims]
     candidates = [
         (pi, s) for pi, p in enumerate(passages) for s in split_sentences(p.chunk.text) if len(s) >= _MIN_SENTENCE_CHARS
     ]
@@ -69,6 +91,7 @@ def extractive_answer(
         good = [x for x in sorted(best[pi], reverse=True) if x[0] >= _KEEP_RATIO * top][:2]
         picked.extend((pi, order, sentence) for _, order, sentence in good)
     picked = sorted(picked)[:max_sentences]
+    picked = sorted(picked + _claims_of_corrections(result, passages, picked, best))
     citations: list[Citation] = []
     numbers: dict[int, int] = {}
     quotes: dict[int, list[str]] = {}

@@ -3,11 +3,13 @@ capped per source, and judged for relevance."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from rag.stores.lexical import specific_tokens
 from rag.types import Passage, SearchResult
 
 if TYPE_CHECKING:
@@ -16,6 +18,14 @@ if TYPE_CHECKING:
     from rag.types import Chunk
 
 _WORDS = re.compile(r"\w+")
+# Questions that point at a kind of source ("what does the article say...") favour sources of that kind.
+_KIND_HINTS = {
+    "article": re.compile(r"\b(?:the|that|this)\s+(?:article|(?:blog\s+)?post|blog|writer|author|piece)\b", re.I)
+}
+
+
+def hinted_kinds(query: str) -> set[str]:
+    return {kind for kind, pattern in _KIND_HINTS.items() if pattern.search(query)}
 
 
 def rrf_fuse(rankings: Iterable[Sequence[str]], k: int = 60) -> list[tuple[str, float]]:
@@ -38,6 +48,47 @@ def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> flo
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
+
+
+ClaimFinder = Callable[[Passage, str], "Passage | None"]
+
+
+def pair_corrections(
+    chosen: Sequence[Passage], corrects: dict[str, set[str]], claim_for: ClaimFinder, k: int
+) -> list[Passage]:
+    """When a chosen passage comes from a source that corrects another (front matter `corrects:`), the
+    passage of the corrected source it is about joins it, so an answer can cite the claim and its correction
+    side by side. Room is made by dropping the weakest passage that is neither side of a pair. Returns the
+    passages and the (correction, claim) chunk-id pairs among them."""
+    result = list(chosen)
+    protected: set[str] = set()
+    pairs: list[tuple[str, str]] = []
+    for passage in list(result):
+        for target in sorted(corrects.get(passage.chunk.source.id, ())):
+            claim = claim_for(passage, target)
+            if claim is None:
+                continue
+            if all(p.chunk.chunk_id != claim.chunk.chunk_id for p in result):
+                spare = [p for p in result if p.chunk.chunk_id not in protected | {passage.chunk.chunk_id}]
+                if len(result) >= k and not spare:
+                    continue
+                if len(result) >= k:
+                    result.remove(min(spare, key=lambda p: p.score))
+                result.append(claim)
+            protected |= {passage.chunk.chunk_id, claim.chunk.chunk_id}
+            pairs.append((passage.chunk.chunk_id, claim.chunk.chunk_id))
+    kept = {p.chunk.chunk_id for p in result}
+    return sorted(result, key=lambda p: -p.score), [(a, b) for a, b in pairs if a in kept and b in kept]
+
+
+def quoted_passage(correction: Passage, claims: Sequence[Passage], fallback: Passage | None) -> Passage | None:
+    """The claim passage a correction is about: the one sharing the most word triples with it (corrections
+    quote the claim they correct); the best-ranked candidate of that source if none shares any."""
+    mine = shingles(correction.chunk.text)
+    best = max(claims, key=lambda c: len(mine & shingles(c.chunk.text)), default=None)
+    if best is None or not mine & shingles(best.chunk.text):
+        return fallback
+    return best
 
 
 def select_passages(
@@ -78,19 +129,24 @@ class Retriever:
     def __init__(self, index: Index, settings: RetrievalSettings) -> None:
         self.index = index
         self.settings = settings
+        self._corrects: dict[str, set[str]] = {}
+        self._corrects_generation = -1
 
-    def search(self, query: str, k: int | None = None) -> SearchResult:
+    def search(self, query: str, k: int | None = None, *, also: Sequence[str] = ()) -> SearchResult:
+        """The best `k` passages for `query`. `also`: other phrasings (e.g. a follow-up as the user wrote it,
+        beside its rewritten form) whose rankings join the fusion; relevance is judged on `query`."""
         k = k or self.settings.k
         n = max(self.settings.candidates, k * 4)
-        lexical = self.index.lexical()
-        lexical_hits = lexical.query(query, n)
-        dense_hits: list[tuple[str, float]] = []
-        if self.index.embedder is not None and self.index.store is not None:
-            vector = self.index.embedder.embed([query])[0]
-            live = set(lexical.ids)  # vectors of chunks the catalog no longer lists are never shown
-            dense_hits = [(i, s) for i, s in self.index.store.query(vector, n + 10) if i in live][:n]
-        fused = rrf_fuse([[i for i, _ in dense_hits], [i for i, _ in lexical_hits]], self.settings.rrf_k)
+        dense_hits, lexical_hits = self._hits(query, n)
+        rankings = [[i for i, _ in dense_hits], [i for i, _ in lexical_hits]]
+        for other in also:
+            more_dense, more_lexical = self._hits(other, n)
+            rankings += [[i for i, _ in more_dense], [i for i, _ in more_lexical]]
+        fused = rrf_fuse(rankings, self.settings.rrf_k)
         chunks = self.index.catalog.get_chunks(i for i, _ in fused)
+        if kinds := hinted_kinds(" ".join((query, *also))):
+            rankings.append([i for i, _ in fused if i in chunks and chunks[i].source.kind in kinds])
+            fused = rrf_fuse(rankings, self.settings.rrf_k)
         dense = dict(dense_hits)
         bm25 = dict(lexical_hits)
         candidates = [Passage(chunks[i], score, dense.get(i), bm25.get(i)) for i, score in fused if i in chunks]
@@ -100,22 +156,71 @@ class Retriever:
             max_per_source=self.settings.max_per_source,
             duplicate_threshold=self.settings.duplicate_threshold,
         )
+        passages, pairs = pair_corrections(passages, self._corrections(), self._claim_finder(candidates), k)
         relevant = self._relevant(query, passages, dense_hits)
-        return SearchResult(query, tuple(passages), relevant, self.index.mode)
+        return SearchResult(query, tuple(passages), relevant, self.index.mode, tuple(pairs))
+
+    def _hits(self, query: str, n: int) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """(dense hits, BM25 hits) for one query, best first; dense is empty without an embedding model."""
+        lexical = self.index.lexical()
+        lexical_hits = lexical.query(query, n)
+        dense_hits: list[tuple[str, float]] = []
+        if self.index.embedder is not None and self.index.store is not None:
+            vector = self.index.embedder.embed([query])[0]
+            live = set(lexical.ids)  # vectors of chunks the catalog no longer lists are never shown
+            dense_hits = [(i, s) for i, s in self.index.store.query(vector, n + 10) if i in live][:n]
+        return dense_hits, lexical_hits
+
+    def _corrections(self) -> dict[str, set[str]]:
+        """{source id: the sources it corrects}, from the documents' front matter; re-read when the index changes."""
+        generation = self.index.catalog.generation
+        if self._corrects_generation != generation:
+            self._corrects = {
+                d.source.id: set(_as_list(d.extra.get("corrects", ""))) for d in self.index.catalog.documents()
+            }
+            self._corrects = {k: v for k, v in self._corrects.items() if v}
+            self._corrects_generation = generation
+        return self._corrects
+
+    def _claim_finder(self, candidates: Sequence[Passage]) -> ClaimFinder:
+        def find(correction: Passage, target: str) -> Passage | None:
+            fallback = next((c for c in candidates if c.chunk.source.id == target), None)
+            chunks = self.index.catalog.chunks_of(target)
+            claims = [Passage(c, fallback.score if fallback else 0.0) for c in chunks]
+            return quoted_passage(correction, claims, fallback)
+
+        return find
 
     def _relevant(self, query: str, passages: Sequence[Passage], dense_hits: Sequence[tuple[str, float]]) -> bool:
         """Relevant when the best dense similarity or the lexical coverage of a top passage clears its
         calibrated threshold: either signal alone misses some real questions (names MiniLM does not know,
         paraphrases sharing no words), and off-topic questions score low on both."""
-        if max((s for _, s in dense_hits), default=-1.0) >= self.settings.min_similarity:
+        lexical = self.index.lexical()
+        best = max((s for _, s in dense_hits), default=-1.0)
+        if specific_tokens(query) - lexical.specifics:
+            # A year, model or order number the sources never mention ("the 2030 G7 summit"): being near
+            # the topic is not enough, only a very close match is.
+            return best >= self.settings.unknown_specific_similarity
+        if best >= self.settings.min_similarity:
             return True
         threshold = (
             self.settings.min_lexical_coverage
             if self.index.embedder is not None
             else self.settings.lexical_only_min_coverage
         )
-        lexical = self.index.lexical()
         return any(lexical.coverage(query, _lexical_view(p.chunk)) >= threshold for p in passages[:3])
+
+
+def _as_list(raw: str) -> list[str]:
+    """A front-matter value stored as text: a JSON list, or one id."""
+    raw = raw.strip()
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return [raw]
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 def _lexical_view(chunk: Chunk) -> str:

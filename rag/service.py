@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag.answering import generate
+from rag.dates import mark_outdated
 from rag.errors import BackendError, QuestionError
 from rag.extractive import extractive_answer, refusal
 from rag.index import open_index
@@ -90,9 +91,9 @@ class RagService:
         return await asyncio.to_thread(self.prepare_sync, progress)
 
     # --- questions ---------------------------------------------------------------------------------
-    async def search(self, query: str, k: int | None = None) -> SearchResult:
+    async def search(self, query: str, k: int | None = None, *, also: Sequence[str] = ()) -> SearchResult:
         text = validate_question(query, self.retrieval.max_question_chars)
-        return await asyncio.to_thread(self.retriever.search, text, k)
+        return await asyncio.to_thread(lambda: self.retriever.search(text, k, also=also))
 
     async def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         """The whole answer (the last event of `answer_stream`)."""
@@ -108,15 +109,20 @@ class RagService:
         sources: a refusal, without calling the model. No model configured: the extractive answer."""
         text = validate_question(question, self.retrieval.max_question_chars)
         query = await self.standalone_query(text, history)
-        result = await asyncio.to_thread(self.retriever.search, query)
+        # A follow-up is searched both as rewritten and as written: a rewrite can drift to the earlier topic.
+        also = [text] if query != text else []
+        result = await asyncio.to_thread(lambda: self.retriever.search(query, also=also))
         if self.chat is None:
-            yield Final(await asyncio.to_thread(self._extractive, text, result))
+            yield Final(self._dated(await asyncio.to_thread(self._extractive, text, result)))
             return
         if not result.relevant:
             yield Final(refusal(result, mode="generative"))
             return
         async for event in generate(text, history, result, self.chat, self.llm, self._similarity):
-            yield event
+            yield Final(self._dated(event.answer)) if isinstance(event, Final) else event
+
+    def _dated(self, answer: Answer) -> Answer:
+        return mark_outdated(answer, self.retrieval.outdated_after_months)
 
     async def standalone_query(self, question: str, history: Sequence[Turn]) -> str:
         """A follow-up ("and what did Trump say?") as a self-contained search query."""

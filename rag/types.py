@@ -88,6 +88,7 @@ class SearchResult:
     passages: tuple[Passage, ...]
     relevant: bool
     mode: str  # "hybrid" or "lexical"
+    pairs: tuple[tuple[str, str], ...] = ()  # (correcting chunk id, corrected claim chunk id) both in passages
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,7 @@ class Citation:
     section: str
     quote: str
     publisher: str = ""
+    outdated: bool = False  # published longer ago than the configured age: policy facts may have changed
 
 
 @dataclass(frozen=True, slots=True)

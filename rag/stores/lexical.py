@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,13 +25,34 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+_SPECIFIC = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
+_NOT_SPECIFIC = re.compile(r"^(?:\d+(?:st|nd|rd|th)|eli5|b4|gr8|l8r|2day|4u)$")  # ordinals, chat slang
+
+
+def specific_tokens(text: str) -> set[str]:
+    """Tokens that name one exact thing: those with a digit ("2030", "g7", "gpt-7", "h800", "13873")."""
+    plain = re.sub(r"(?<=\d),(?=\d{3})", "", text.lower())  # 2,048 and 2048 are one number
+    tokens = {re.sub(r"(?<=\d)s$", "", t.strip(".-")) for t in _SPECIFIC.findall(plain)}  # h800s -> h800
+    return {t for t in tokens if any(ch.isdigit() for ch in t) and not _NOT_SPECIFIC.match(t)}
+
+
+def corpus_specifics(text: str) -> set[str]:
+    """What a question's specific tokens are checked against: whole tokens and their hyphenated parts
+    ("deepseek-r1" makes "r1" known too)."""
+    whole = specific_tokens(text)
+    return whole | {part for t in whole for part in re.split(r"[-.]", t) if any(ch.isdigit() for ch in part)}
+
+
 class LexicalIndex:
     """A BM25 index of chunk texts. Blocking; built once per catalog generation."""
 
-    def __init__(self, ids: Sequence[str], retriever: Any, generation: int) -> None:
+    def __init__(
+        self, ids: Sequence[str], retriever: Any, generation: int, specifics: frozenset[str] = frozenset()
+    ) -> None:
         self.ids = list(ids)
         self._retriever = retriever
         self.generation = generation
+        self.specifics = specifics  # every token with a digit in it (years, model names, order numbers)
         self._stem = _stemmer()
 
     @classmethod
@@ -41,7 +63,8 @@ class LexicalIndex:
                 [_lexical_text(c) for c in chunks], stopwords="en", stemmer=_stemmer(), show_progress=False
             )
             retriever.index(tokens, show_progress=False)
-        return cls([c.chunk_id for c in chunks], retriever if chunks else None, generation)
+        specifics = frozenset(t for c in chunks for t in corpus_specifics(_lexical_text(c)))
+        return cls([c.chunk_id for c in chunks], retriever if chunks else None, generation, specifics)
 
     @classmethod
     def load(cls, folder: Path, generation: int) -> LexicalIndex | None:
@@ -49,20 +72,21 @@ class LexicalIndex:
         meta_path = folder / "ids.json"
         try:
             meta = json.loads(meta_path.read_text())
-            if meta.get("generation") != generation:
-                return None
+            if meta.get("generation") != generation or "specifics" not in meta:
+                return None  # another generation, or written by a version that kept no specifics
             retriever = bm25s.BM25.load(str(folder)) if meta["ids"] else None
         except (OSError, ValueError, KeyError) as exc:
             log.debug("lexical cache unusable (%s); rebuilding", exc)
             return None
-        return cls(meta["ids"], retriever, generation)
+        return cls(meta["ids"], retriever, generation, frozenset(meta.get("specifics", ())))
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         if self._retriever is not None:
             self._retriever.save(str(folder))
         tmp = folder / "ids.json.tmp"
-        tmp.write_text(json.dumps({"generation": self.generation, "ids": self.ids}))
+        meta = {"generation": self.generation, "ids": self.ids, "specifics": sorted(self.specifics)}
+        tmp.write_text(json.dumps(meta))
         tmp.replace(folder / "ids.json")
 
     def _tokens(self, text: str) -> list[str]:

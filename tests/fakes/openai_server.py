@@ -40,6 +40,8 @@ def quote_sources(request: dict[str, Any]) -> str:
         sentence = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
         parts.append(f"{sentence.rstrip('.')} [{n}].")
     return " ".join(parts) or "My sources don't cover that."
+
+
 _WORD = re.compile(r"\w+")
 
 

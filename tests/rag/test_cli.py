@@ -44,7 +44,7 @@ def test_first_ask_ingests_and_answers_with_citations(env: dict[str, str], tmp_p
     assert answer["mode"] == "extractive" and answer["grounded"] and not answer["refused"]
     assert "Liang Wenfeng" in answer["answer"] and "[1]" in answer["answer"]
     first = answer["citations"][0]
-    assert set(first) == {"n", "chunk_id", "title", "url", "published", "quote"}
+    assert set(first) == {"n", "chunk_id", "title", "url", "published", "quote", "outdated"}
     assert first["n"] == 1 and first["title"].startswith("Will China") and first["quote"] in answer["answer"]
 
     human = run(["ask", "Who founded DeepSeek?"], env, tmp_path)

@@ -177,8 +177,11 @@ def test_retrieval_hit_ranks_and_all_sources() -> None:
     assert retrieval_hit(passages, [Expected("a", "liang wenfeng founded")]) == (False, None, ["a"])  # wrong source
     both = [Expected("c", "V3 report"), Expected("b", "Wenfeng"), Expected("d", "absent")]
     assert retrieval_hit(passages, both) == (True, 2, ["d"])
-    assert retrieval_hit(passages, both, all_sources=True) == (False, 2, ["d"])
-    assert retrieval_hit(passages, both[:2], all_sources=True) == (True, 2, [])
+    # A conflict needs the claim's source (the first) and one correcting source; "d" is an alternative.
+    assert retrieval_hit(passages, both, all_sources=True) == (True, 2, ["d"])
+    claim_missing = [Expected("d", "absent"), Expected("b", "Wenfeng"), Expected("c", "V3 report")]
+    assert retrieval_hit(passages, claim_missing, all_sources=True) == (False, 2, ["d"])
+    assert retrieval_hit(passages, both[:1], all_sources=True) == (True, 3, [])
 
 
 def test_facts_are_matched_case_and_space_insensitively_across_markers() -> None:

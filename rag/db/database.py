@@ -1,0 +1,341 @@
+"""The database the bot's moderator features use: FAQ entries, votes, the answer log, insight, export/import.
+
+Every write is one transaction. Everything a guild owns is read and changed only with its guild id in the
+query, so one guild can never see or edit another's entries."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from rag.db import schema, transfer
+from rag.db.engine import WRITE_OPTION, create_engine, describe, is_sqlite
+from rag.db.models import AnswerLog, FaqEntry, Vote
+from rag.db.records import (
+    FaqRecord,
+    Stats,
+    StoredAnswer,
+    citations_from_json,
+    citations_to_json,
+    question_key,
+)
+from rag.db.stats import compute_stats
+from rag.faq import validate_faq
+from rag.types import Answer, Citation
+
+log = logging.getLogger(__name__)
+
+SQLITE_FILE = "ragbot.sqlite3"
+
+
+def resolve_url(url: str | None, data_dir: Path) -> str:
+    """The configured URL (DatabaseSettings.url, revealed), or SQLite in the data dir when none is set."""
+    return url or f"sqlite+aiosqlite:///{data_dir / SQLITE_FILE}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _clean(text: str) -> str:
+    """PostgreSQL text cannot hold NUL; a question pasted with one must not lose the whole log entry."""
+    return text.replace("\x00", "")
+
+
+class Database:
+    """Open with `await Database.open(url)` (or `async with await Database.open(url) as db:`); close() at exit."""
+
+    def __init__(self, engine: AsyncEngine, url: URL) -> None:
+        self._engine = engine
+        self.name = describe(url)
+        self.dialect = engine.dialect.name
+        self._reads = async_sessionmaker(engine, expire_on_commit=False)
+        self._writes = async_sessionmaker(engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False)
+        # SQLite has one writer at a time anyway; queueing here is cheaper than spinning on the file lock.
+        # Other processes on the same file still wait through the busy timeout.
+        self._write_lock: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if is_sqlite(url) else contextlib.nullcontext()
+        )
+
+    @classmethod
+    async def open(cls, url: str, *, echo: bool = False) -> Database:
+        """Check the schema and upgrade it to this code's version, then connect. Raises DatabaseError (a corrupt
+        file, another program's database, a schema from a newer ragbot, an unreachable server)."""
+        parsed = make_url(url)
+        await schema.prepare(parsed, echo=echo)
+        db = cls(create_engine(parsed, echo=echo), parsed)
+        log.info("database %s ready (%s)", db.name, db.dialect)
+        return db
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        async with self._write_lock, self._writes.begin() as session:
+            yield session
+
+    # --- FAQ entries ------------------------------------------------------------------------------------
+    async def add_faq(
+        self,
+        guild_id: int,
+        question: str,
+        answer: str,
+        *,
+        author_id: int,
+        citations: Sequence[Citation] = (),
+        channel_id: int | None = None,
+        message_id: int | None = None,
+    ) -> FaqRecord:
+        """A new entry; UserFacingError when the text is unusable (empty, too long, mass mentions)."""
+        question, answer = validate_faq(question, answer)
+        now = _now()
+        entry = FaqEntry(
+            guild_id=guild_id,
+            question=question,
+            answer=answer,
+            citations=citations_to_json(citations),
+            author_id=author_id,
+            created_at=now,
+            updated_at=now,
+            channel_id=channel_id,
+            message_id=message_id,
+            pinned_message_id=None,
+        )
+        async with self._writing() as session:
+            session.add(entry)
+            await session.flush()
+            return _faq_record(entry)
+
+    async def update_faq(
+        self,
+        faq_id: int,
+        guild_id: int,
+        *,
+        question: str | None = None,
+        answer: str | None = None,
+        citations: Sequence[Citation] | None = None,
+    ) -> FaqRecord | None:
+        """The edited entry, or None when the guild has no entry with that id. Fields left None are kept."""
+        async with self._writing() as session:
+            entry = await session.scalar(_guild_entry(faq_id, guild_id))
+            if entry is None:
+                return None
+            entry.question, entry.answer = validate_faq(
+                entry.question if question is None else question, entry.answer if answer is None else answer
+            )
+            if citations is not None:
+                entry.citations = citations_to_json(citations)
+            entry.updated_at = _now()
+            await session.flush()
+            return _faq_record(entry)
+
+    async def set_pinned_message(self, faq_id: int, guild_id: int, message_id: int | None) -> bool:
+        """Remember (or forget) the message posted for an entry; False when the guild has no such entry."""
+        query = (
+            update(FaqEntry)
+            .where(FaqEntry.id == faq_id, FaqEntry.guild_id == guild_id)
+            .values(pinned_message_id=message_id)
+            .returning(FaqEntry.id)
+        )
+        async with self._writing() as session:
+            return await session.scalar(query) is not None
+
+    async def remove_faq(self, faq_id: int, guild_id: int) -> bool:
+        query = delete(FaqEntry).where(FaqEntry.id == faq_id, FaqEntry.guild_id == guild_id).returning(FaqEntry.id)
+        async with self._writing() as session:
+            return await session.scalar(query) is not None
+
+    async def get_faq(self, faq_id: int, guild_id: int) -> FaqRecord | None:
+        async with self._reads() as session:
+            entry = await session.scalar(_guild_entry(faq_id, guild_id))
+            return _faq_record(entry) if entry is not None else None
+
+    async def list_faqs(self, guild_id: int, offset: int = 0, limit: int = 20) -> tuple[list[FaqRecord], int]:
+        """One page of the guild's entries, oldest first, and how many it has in all."""
+        query = select(FaqEntry).where(FaqEntry.guild_id == guild_id).order_by(FaqEntry.id)
+        async with self._reads() as session:
+            total = await session.scalar(select(func.count()).where(FaqEntry.guild_id == guild_id))
+            entries = await session.scalars(query.offset(max(offset, 0)).limit(max(limit, 0)))
+            return [_faq_record(e) for e in entries], int(total or 0)
+
+    async def faqs_for_guild(self, guild_id: int) -> list[FaqRecord]:
+        """All of one guild's entries: what FaqMatcher.match is given for that guild's questions."""
+        async with self._reads() as session:
+            entries = await session.scalars(select(FaqEntry).where(FaqEntry.guild_id == guild_id).order_by(FaqEntry.id))
+            return [_faq_record(e) for e in entries]
+
+    # --- votes and the answer log -----------------------------------------------------------------------------
+    async def record_vote(self, answer_id: str, user_id: int, up: bool, guild_id: int | None) -> None:
+        """One vote per user and answer; voting again replaces it. A single upsert statement, so concurrent
+        clicks never lose a vote or count one twice."""
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        values = {"answer_id": answer_id, "user_id": user_id, "vote": 1 if up else -1, "guild_id": guild_id}
+        statement = insert(Vote).values(**values, at=_now())
+        statement = statement.on_conflict_do_update(
+            index_elements=[Vote.answer_id, Vote.user_id],
+            set_={"vote": statement.excluded.vote, "at": statement.excluded.at},
+        )
+        async with self._writing() as session:
+            await session.execute(statement)
+
+    async def votes(self, answer_id: str) -> tuple[int, int]:
+        """(👍, 👎) for one answer."""
+        query = select(Vote.vote, func.count()).where(Vote.answer_id == answer_id).group_by(Vote.vote)
+        async with self._reads() as session:
+            counts = {int(vote): int(n) for vote, n in await session.execute(query)}
+        return counts.get(1, 0), counts.get(-1, 0)
+
+    async def log_answer(
+        self,
+        answer_id: str,
+        question: str,
+        answer: Answer,
+        *,
+        guild_id: int | None,
+        channel_id: int | None,
+        user_id: int,
+        latency_ms: int,
+        faq_id: int | None = None,
+    ) -> None:
+        """Record an answer as given (an FAQ answer passes the entry's id and an Answer with mode "faq")."""
+        usage = answer.usage
+        row = AnswerLog(
+            answer_id=answer_id,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            question=_clean(question),
+            question_key=question_key(_clean(question)),
+            answer=_clean(answer.text),
+            citations=citations_to_json(answer.citations),
+            refused=answer.refused,
+            grounded=answer.grounded,
+            mode=answer.mode,
+            model=answer.model,
+            latency_ms=max(int(latency_ms), 0),
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            faq_id=faq_id,
+            at=_now(),
+        )
+        async with self._writing() as session:
+            session.add(row)
+
+    async def get_answer(self, answer_id: str, *, guild_id: int | None) -> StoredAnswer | None:
+        """A logged answer, only where it was given (guild_id None: a DM); None when unknown there."""
+        where = AnswerLog.guild_id.is_(None) if guild_id is None else AnswerLog.guild_id == guild_id
+        async with self._reads() as session:
+            row = await session.scalar(select(AnswerLog).where(AnswerLog.answer_id == answer_id, where))
+            return _stored_answer(row) if row is not None else None
+
+    async def stats(
+        self, guild_id: int | None, since: datetime, until: datetime | None = None, *, top: int = 5
+    ) -> Stats:
+        """Insight from `since` (up to `until`) for one guild, or every guild when guild_id is None."""
+        async with self._reads() as session:
+            return await compute_stats(session, guild_id, since, until, top)
+
+    # --- export / import --------------------------------------------------------------------------------
+    async def export_faqs(self, guild_id: int | None) -> list[dict[str, Any]]:
+        """JSON-ready entries of one guild (or all, for a backup), each marked `"format": 1`."""
+        query = select(FaqEntry).order_by(FaqEntry.guild_id, FaqEntry.id)
+        if guild_id is not None:
+            query = query.where(FaqEntry.guild_id == guild_id)
+        async with self._reads() as session:
+            return [transfer.export_entry(_faq_record(e)) for e in await session.scalars(query)]
+
+    async def import_faqs(self, entries: object, guild_id: int, author_id: int) -> int:
+        """Add exported entries (a list of dicts, as json.load gives it) to a guild, all or none: every entry is
+        validated first (UserFacingError names the first bad one). The importer becomes the author; entries the
+        guild already has (same question and answer) are skipped. Returns how many were added."""
+        parsed = transfer.parse_entries(entries)
+        now = _now()
+        async with self._writing() as session:
+            existing = await session.execute(
+                select(FaqEntry.question, FaqEntry.answer).where(FaqEntry.guild_id == guild_id)
+            )
+            seen = {(question_key(q), a) for q, a in existing}
+            added = 0
+            for item in parsed:
+                if item.key in seen:
+                    continue
+                seen.add(item.key)
+                session.add(_new_entry(guild_id, author_id, item, now))
+                added += 1
+        log.info("imported %d FAQ entries into guild %d (%d skipped)", added, guild_id, len(parsed) - added)
+        return added
+
+
+def _guild_entry(faq_id: int, guild_id: int) -> Any:
+    return select(FaqEntry).where(FaqEntry.id == faq_id, FaqEntry.guild_id == guild_id)
+
+
+def _new_entry(guild_id: int, author_id: int, item: transfer.ImportedFaq, now: datetime) -> FaqEntry:
+    return FaqEntry(
+        guild_id=guild_id,
+        question=item.question,
+        answer=item.answer,
+        citations=citations_to_json(item.citations),
+        author_id=author_id,
+        created_at=now,
+        updated_at=now,
+        channel_id=None,
+        message_id=None,
+        pinned_message_id=None,
+    )
+
+
+def _faq_record(entry: FaqEntry) -> FaqRecord:
+    return FaqRecord(
+        id=entry.id,
+        guild_id=entry.guild_id,
+        question=entry.question,
+        answer=entry.answer,
+        citations=citations_from_json(entry.citations),
+        author_id=entry.author_id,
+        created_at=entry.created_at,
+        updated_at=entry.updated_at,
+        channel_id=entry.channel_id,
+        message_id=entry.message_id,
+        pinned_message_id=entry.pinned_message_id,
+    )
+
+
+def _stored_answer(row: AnswerLog) -> StoredAnswer:
+    return StoredAnswer(
+        answer_id=row.answer_id,
+        guild_id=row.guild_id,
+        channel_id=row.channel_id,
+        user_id=row.user_id,
+        question=row.question,
+        text=row.answer,
+        citations=citations_from_json(row.citations),
+        refused=row.refused,
+        grounded=row.grounded,
+        mode=row.mode,
+        model=row.model,
+        at=row.at,
+        faq_id=row.faq_id,
+    )

@@ -1,0 +1,118 @@
+"""What the database hands out: frozen dataclasses, never ORM objects (those are bound to a session)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import MISSING, asdict, dataclass, fields
+from datetime import datetime
+from typing import Any, get_type_hints
+
+from rag.types import Citation
+
+_CITATION_TYPES: dict[str, Any] = get_type_hints(Citation)
+_REQUIRED_CITATION_FIELDS = ("n", "chunk_id", "title")
+_TYPE_NAMES = {int: "a number", str: "text", bool: "true or false"}
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class FaqRecord:
+    id: int
+    guild_id: int
+    question: str
+    answer: str
+    citations: tuple[Citation, ...]
+    author_id: int
+    created_at: datetime
+    updated_at: datetime
+    channel_id: int | None = None
+    message_id: int | None = None  # the bot answer it was pinned from
+    pinned_message_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """A logged answer: enough to show its sources again or to pin it as an FAQ entry."""
+
+    answer_id: str
+    guild_id: int | None
+    channel_id: int | None
+    user_id: int
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    refused: bool
+    grounded: bool
+    mode: str
+    model: str
+    at: datetime
+    faq_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Insight over a period. Rates are None when there is nothing to divide by."""
+
+    since: datetime
+    until: datetime | None
+    questions: int
+    refused: int
+    ungrounded: int  # answered (not refused) without a valid citation
+    up: int
+    down: int
+    median_latency_ms: float | None
+    p95_latency_ms: float | None
+    top_refused: tuple[tuple[str, int], ...]  # (question, times), most frequent first
+    top_downvoted: tuple[tuple[str, int], ...]  # (question, 👎 votes), most first
+
+    @property
+    def refusal_rate(self) -> float | None:
+        return self.refused / self.questions if self.questions else None
+
+    @property
+    def ungrounded_rate(self) -> float | None:
+        """Among answers that were not refusals (a refusal has no citations by design)."""
+        answered = self.questions - self.refused
+        return self.ungrounded / answered if answered else None
+
+    @property
+    def up_ratio(self) -> float | None:
+        """👍 / (👍 + 👎)."""
+        return self.up / (self.up + self.down) if self.up + self.down else None
+
+
+def question_key(question: str) -> str:
+    """The form questions are grouped by: case-folded, whitespace collapsed."""
+    return _SPACE.sub(" ", question).strip().casefold()
+
+
+def citations_to_json(citations: Iterable[Citation]) -> list[dict[str, Any]]:
+    return [asdict(c) for c in citations]
+
+
+def citations_from_json(raw: Iterable[Mapping[str, Any]]) -> tuple[Citation, ...]:
+    """Citations from stored or imported dicts. Unknown keys are ignored (a newer export may add some), fields
+    an older one lacks take their defaults; ValueError names what is missing or mistyped."""
+    return tuple(_citation(item) for item in raw)
+
+
+def _citation(item: Mapping[str, Any]) -> Citation:
+    if not isinstance(item, Mapping):
+        raise ValueError("a citation must be an object")
+    missing = [name for name in _REQUIRED_CITATION_FIELDS if name not in item]
+    if missing:
+        raise ValueError(f"a citation lacks {', '.join(missing)}")
+    values: dict[str, Any] = {}
+    for f in fields(Citation):
+        kind = _CITATION_TYPES[f.name]
+        if f.name not in item:
+            if f.default is MISSING:
+                values[f.name] = kind()  # "" for a text field a hand-written file left out
+            continue
+        value = item[f.name]
+        # bool is an int to isinstance, and a citation number of True is a mistake.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(f"a citation's {f.name} must be {_TYPE_NAMES.get(kind, str(kind))}")
+        values[f.name] = value
+    return Citation(**values)

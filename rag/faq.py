@@ -1,0 +1,143 @@
+"""FAQ entries: validating what moderators write, and matching a question against a guild's entries.
+
+Every question is matched against its guild's FAQ before retrieval; a match is answered with the entry."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from rag.citations import terms
+from rag.errors import EmbeddingError, UserFacingError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from rag.db.records import FaqRecord
+    from rag.embeddings import Embedder
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 300
+# An entry is shown as "**Q:** question\n**A:** answer" plus a footer; 1,800 leaves room under Discord's 2,000.
+MAX_ANSWER_CHARS = 1800
+DEFAULT_THRESHOLD = 0.75
+# Without embeddings only near-identical wording is safe: "Who founded OpenAI?" shares 2 of 3 content words
+# with "Who founded DeepSeek?" (Dice 0.67), so the bar sits above that.
+LEXICAL_ONLY_THRESHOLD = 0.8
+COSINE_WEIGHT = 0.7
+LEXICAL_WEIGHT = 0.3
+
+_MASS_MENTION = re.compile(r"@(?:everyone|here)\b|<@&\d+>", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # PostgreSQL text cannot hold NUL at all
+# Question words that ask for different things: an entry answering "who" must not answer "when".
+_ASKS = {"who": "who", "whom": "who", "whose": "who", "when": "when", "where": "where", "why": "why", "how": "how"}
+_WORD = re.compile(r"[a-z]+")
+
+
+def validate_faq(question: str, answer: str) -> tuple[str, str]:
+    """The entry's question and answer, stripped; UserFacingError says what to fix. Markdown is allowed
+    (answers are shown as written); mass mentions are not, although messages never ping anyway."""
+    question, answer = question.strip(), answer.strip()
+    for label, text, limit in (("question", question, MAX_QUESTION_CHARS), ("answer", answer, MAX_ANSWER_CHARS)):
+        if not text:
+            raise UserFacingError(f"The {label} is empty.")
+        if len(text) > limit:
+            raise UserFacingError(f"The {label} is too long ({len(text):,} characters; at most {limit:,}).")
+        if _MASS_MENTION.search(text):
+            raise UserFacingError(f"The {label} mentions @everyone, @here or a role; remove the mention.")
+        if _CONTROL.search(text):
+            raise UserFacingError(f"The {label} contains control characters; remove them.")
+    return question, answer
+
+
+def lexical_overlap(a: str, b: str) -> float:
+    """Dice coefficient of the two texts' content words: symmetric, 1.0 for the same words."""
+    left, right = terms(a), terms(b)
+    if not left or not right:
+        return 0.0
+    return 2 * len(left & right) / (len(left) + len(right))
+
+
+def _asks(text: str) -> set[str]:
+    return {_ASKS[w] for w in _WORD.findall(text.lower()) if w in _ASKS}
+
+
+def asks_differently(a: str, b: str) -> bool:
+    """True when both questions carry a question word and they share none ("who founded" vs "when founded").
+    Embeddings score such pairs as near-identical; "what" and "which" ask for anything and never disagree."""
+    left, right = _asks(a), _asks(b)
+    return bool(left and right and not left & right)
+
+
+class FaqMatcher:
+    """Finds the FAQ entry a question asks for. Blocking (it embeds): async callers use asyncio.to_thread.
+
+    score = 0.7 · cosine(question, entry question) + 0.3 · word overlap, matched when ≥ `threshold`.
+    With no embedder (or when it fails) the score is the word overlap alone, against `lexical_threshold`.
+    Callers pass only the asking guild's entries (Database.faqs_for_guild)."""
+
+    def __init__(
+        self,
+        embedder: Embedder | None,
+        threshold: float = DEFAULT_THRESHOLD,
+        *,
+        lexical_threshold: float = LEXICAL_ONLY_THRESHOLD,
+    ) -> None:
+        self.embedder = embedder
+        self.threshold = threshold
+        self.lexical_threshold = lexical_threshold
+        # Vectors of entry questions, keyed by (id, updated_at) so an edited entry is embedded again.
+        self._vectors: dict[tuple[int, datetime], npt.NDArray[np.float32]] = {}
+        self._lock = threading.Lock()
+
+    def match(self, question: str, entries: Sequence[FaqRecord]) -> tuple[FaqRecord, float] | None:
+        """The best-scoring entry and its score, or None when none clears the threshold."""
+        candidates = [e for e in entries if not asks_differently(question, e.question)]
+        if not candidates or not question.strip():
+            return None
+        cosines = self._cosines(question, candidates)
+        if cosines is None:
+            scored = [(e, lexical_overlap(question, e.question)) for e in candidates]
+            threshold = self.lexical_threshold
+        else:
+            scored = [
+                (e, COSINE_WEIGHT * c + LEXICAL_WEIGHT * lexical_overlap(question, e.question))
+                for e, c in zip(candidates, cosines, strict=True)
+            ]
+            threshold = self.threshold
+        best, score = max(scored, key=lambda pair: pair[1])
+        log.debug("best FAQ entry %d for %r scores %.3f (threshold %.2f)", best.id, question, score, threshold)
+        return (best, score) if score >= threshold else None
+
+    def _cosines(self, question: str, entries: Sequence[FaqRecord]) -> list[float] | None:
+        if self.embedder is None:
+            return None
+        try:
+            vectors = self._entry_vectors(entries)
+            query = self.embedder.embed([question])[0]
+        except EmbeddingError as exc:
+            log.warning("FAQ matching falls back to word overlap: %s", exc)
+            return None
+        return [float(v @ query) for v in vectors]  # unit vectors: the dot product is the cosine
+
+    def _entry_vectors(self, entries: Sequence[FaqRecord]) -> list[npt.NDArray[np.float32]]:
+        assert self.embedder is not None
+        keys = [(e.id, e.updated_at) for e in entries]
+        with self._lock:
+            known = {k: self._vectors[k] for k in keys if k in self._vectors}
+        missing = [i for i, k in enumerate(keys) if k not in known]
+        if missing:
+            fresh = self.embedder.embed([entries[i].question for i in missing])
+            known.update((keys[i], fresh[j]) for j, i in enumerate(missing))
+            edited = {keys[i][0] for i in missing}
+            with self._lock:
+                for key in [k for k in self._vectors if k[0] in edited]:
+                    del self._vectors[key]
+                self._vectors.update((keys[i], fresh[j]) for j, i in enumerate(missing))
+        return [known[k] for k in keys]
