@@ -52,7 +52,7 @@ class Resolved:
     flagged: tuple[str, ...]  # claims whose cited passages do not appear to support them
 
 
-def _claims(text: str) -> list[tuple[str, list[int]]]:
+def cited_claims(text: str) -> list[tuple[str, list[int]]]:
     """(sentence without markers, the raw numbers it cites); markers opening a sentence belong to the one before."""
     out: list[tuple[str, list[int]]] = []
     for sentence in split_sentences(text):
@@ -87,7 +87,7 @@ def resolve_citations(
     rewritten = _tidy(MARKER.sub(rewrite, text))
     best: dict[int, tuple[float, str]] = {}
     flagged: list[str] = []
-    for claim, numbers in _claims(text):
+    for claim, numbers in cited_claims(text):
         cited = [n for n in dict.fromkeys(numbers) if n in renumber]
         if not cited or not claim:
             continue

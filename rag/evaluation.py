@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -14,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from rag.citations import MARKER, parse_marker
+from rag.citations import MARKER, cited_claims
 from rag.errors import RagError
 from rag.prompting import Turn
-from rag.text import split_sentences
 
 if TYPE_CHECKING:
     from rag.service import RagService
@@ -252,33 +250,13 @@ def facts_missing(answer: str, facts: Sequence[str]) -> list[str]:
     return [f for f in facts if normalise(f) not in text]
 
 
-def _claim(text: str) -> str:
-    """A sentence without its markers, spaced as the checker leaves it (for matching `Answer.flagged`)."""
-    return re.sub(r"\s+([.,;:!?])", r"\1", " ".join(MARKER.sub(" ", text).split()))
-
-
-def cited_claims(text: str) -> list[tuple[str, list[int]]]:
-    """(sentence, its [n] numbers); markers opening a sentence belong to the one before, as in the checker."""
-    out: list[tuple[str, list[int]]] = []
-    for sentence in split_sentences(text):
-        lead = re.match(r"^(?:\s*\[[^\]]*\])+", sentence)
-        if lead and out:
-            out[-1][1].extend(n for m in MARKER.finditer(lead.group()) for n in parse_marker(m.group(1)))
-            sentence = sentence[lead.end() :]
-        numbers = [n for m in MARKER.finditer(sentence) for n in parse_marker(m.group(1))]
-        if numbers or sentence.strip():
-            out.append((sentence, numbers))
-    return out
-
-
 def check_citations(answer: Answer, known_chunks: set[str]) -> tuple[int, int, list[str]]:
     """(markers, valid markers, problems). A marker is valid when it names one of the answer's citations,
     that citation's chunk is live in the index, and its sentence is not flagged as unsupported."""
-    flagged = {_claim(f).casefold() for f in answer.flagged}
+    flagged = {f.casefold() for f in answer.flagged}
     total = valid = 0
     problems: list[str] = []
-    for sentence, numbers in cited_claims(answer.text):
-        claim = _claim(sentence)
+    for claim, numbers in cited_claims(answer.text):
         unsupported = claim.casefold() in flagged
         for n in numbers:
             total += 1
