@@ -31,22 +31,26 @@ if ! pg_lsclusters -h "$VERSION" "$CLUSTER" >/dev/null 2>&1; then
 fi
 PORT="$(pg_lsclusters -h "$VERSION" "$CLUSTER" | awk '{print $3}')"
 
+ready() { "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PORT"; }
+
 # The socket directory lives on a tmpfs in some containers and vanishes between boots.
 install -d -o postgres -g postgres -m 2775 /var/run/postgresql
-if pg_ctlcluster "$VERSION" "$CLUSTER" status >/dev/null 2>&1; then
+if ready; then
     say "cluster $VERSION/$CLUSTER already running on port $PORT"
 else
-    say "starting cluster $VERSION/$CLUSTER on port $PORT"
-    pg_ctlcluster "$VERSION" "$CLUSTER" start >&2
+    # A server killed a moment ago may still look alive (its children are exiting): try again after a pause.
+    for attempt in 1 2 3; do
+        say "starting cluster $VERSION/$CLUSTER on port $PORT (attempt $attempt)"
+        pg_ctlcluster "$VERSION" "$CLUSTER" start >&2 || true
+        for _ in $(seq 1 20); do
+            if ready; then
+                break 2
+            fi
+            sleep 0.5
+        done
+    done
 fi
-
-for _ in $(seq 1 60); do
-    if "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PORT"; then
-        break
-    fi
-    sleep 0.5
-done
-if ! "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PORT"; then
+if ! ready; then
     say "the server does not accept connections on 127.0.0.1:$PORT; see /var/log/postgresql/postgresql-$VERSION-$CLUSTER.log"
     exit 1
 fi

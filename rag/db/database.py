@@ -8,20 +8,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rag.db import schema, transfer
-from rag.db.engine import WRITE_OPTION, create_engine, describe, is_sqlite
+from rag.db.engine import WRITE_OPTION, create_engine, describe, is_sqlite, parse_url
 from rag.db.models import AnswerLog, FaqEntry, Vote
 from rag.db.records import (
     FaqRecord,
@@ -32,6 +34,7 @@ from rag.db.records import (
     question_key,
 )
 from rag.db.stats import compute_stats
+from rag.errors import DatabaseError
 from rag.faq import validate_faq
 from rag.types import Answer, Citation
 
@@ -40,8 +43,10 @@ log = logging.getLogger(__name__)
 SQLITE_FILE = "ragbot.sqlite3"
 
 
-def resolve_url(url: str | None, data_dir: Path) -> str:
-    """The configured URL (DatabaseSettings.url, revealed), or SQLite in the data dir when none is set."""
+def resolve_url(data_dir: Path, url: SecretStr | str | None = None) -> str:
+    """The configured URL (DatabaseSettings.url), or SQLite in the data dir when none is set."""
+    if isinstance(url, SecretStr):
+        url = url.get_secret_value()
     return url or f"sqlite+aiosqlite:///{data_dir / SQLITE_FILE}"
 
 
@@ -73,7 +78,7 @@ class Database:
     async def open(cls, url: str, *, echo: bool = False) -> Database:
         """Check the schema and upgrade it to this code's version, then connect. Raises DatabaseError (a corrupt
         file, another program's database, a schema from a newer ragbot, an unreachable server)."""
-        parsed = make_url(url)
+        parsed = parse_url(url)
         await schema.prepare(parsed, echo=echo)
         db = cls(create_engine(parsed, echo=echo), parsed)
         log.info("database %s ready (%s)", db.name, db.dialect)
@@ -93,8 +98,23 @@ class Database:
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
-        async with self._write_lock, self._writes.begin() as session:
-            yield session
+        with self._failures():
+            async with self._write_lock, self._writes.begin() as session:
+                yield session
+
+    @contextlib.asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncSession]:
+        with self._failures():
+            async with self._reads() as session:
+                yield session
+
+    @contextlib.contextmanager
+    def _failures(self) -> Iterator[None]:
+        """Driver failures (server gone, file locked past the busy timeout) become one DatabaseError line."""
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"database {self.name}: {getattr(exc, 'orig', None) or exc}") from exc
 
     # --- FAQ entries ------------------------------------------------------------------------------------
     async def add_faq(
@@ -168,21 +188,21 @@ class Database:
             return await session.scalar(query) is not None
 
     async def get_faq(self, faq_id: int, guild_id: int) -> FaqRecord | None:
-        async with self._reads() as session:
+        async with self._reading() as session:
             entry = await session.scalar(_guild_entry(faq_id, guild_id))
             return _faq_record(entry) if entry is not None else None
 
     async def list_faqs(self, guild_id: int, offset: int = 0, limit: int = 20) -> tuple[list[FaqRecord], int]:
         """One page of the guild's entries, oldest first, and how many it has in all."""
         query = select(FaqEntry).where(FaqEntry.guild_id == guild_id).order_by(FaqEntry.id)
-        async with self._reads() as session:
+        async with self._reading() as session:
             total = await session.scalar(select(func.count()).where(FaqEntry.guild_id == guild_id))
             entries = await session.scalars(query.offset(max(offset, 0)).limit(max(limit, 0)))
             return [_faq_record(e) for e in entries], int(total or 0)
 
     async def faqs_for_guild(self, guild_id: int) -> list[FaqRecord]:
         """All of one guild's entries: what FaqMatcher.match is given for that guild's questions."""
-        async with self._reads() as session:
+        async with self._reading() as session:
             entries = await session.scalars(select(FaqEntry).where(FaqEntry.guild_id == guild_id).order_by(FaqEntry.id))
             return [_faq_record(e) for e in entries]
 
@@ -203,7 +223,7 @@ class Database:
     async def votes(self, answer_id: str) -> tuple[int, int]:
         """(👍, 👎) for one answer."""
         query = select(Vote.vote, func.count()).where(Vote.answer_id == answer_id).group_by(Vote.vote)
-        async with self._reads() as session:
+        async with self._reading() as session:
             counts = {int(vote): int(n) for vote, n in await session.execute(query)}
         return counts.get(1, 0), counts.get(-1, 0)
 
@@ -246,7 +266,7 @@ class Database:
     async def get_answer(self, answer_id: str, *, guild_id: int | None) -> StoredAnswer | None:
         """A logged answer, only where it was given (guild_id None: a DM); None when unknown there."""
         where = AnswerLog.guild_id.is_(None) if guild_id is None else AnswerLog.guild_id == guild_id
-        async with self._reads() as session:
+        async with self._reading() as session:
             row = await session.scalar(select(AnswerLog).where(AnswerLog.answer_id == answer_id, where))
             return _stored_answer(row) if row is not None else None
 
@@ -254,7 +274,7 @@ class Database:
         self, guild_id: int | None, since: datetime, until: datetime | None = None, *, top: int = 5
     ) -> Stats:
         """Insight from `since` (up to `until`) for one guild, or every guild when guild_id is None."""
-        async with self._reads() as session:
+        async with self._reading() as session:
             return await compute_stats(session, guild_id, since, until, top)
 
     # --- export / import --------------------------------------------------------------------------------
@@ -263,7 +283,7 @@ class Database:
         query = select(FaqEntry).order_by(FaqEntry.guild_id, FaqEntry.id)
         if guild_id is not None:
             query = query.where(FaqEntry.guild_id == guild_id)
-        async with self._reads() as session:
+        async with self._reading() as session:
             return [transfer.export_entry(_faq_record(e)) for e in await session.scalars(query)]
 
     async def import_faqs(self, entries: object, guild_id: int, author_id: int) -> int:

@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-log = logging.getLogger(__name__)
+from rag.errors import DatabaseError
 
 # How long a SQLite writer waits for another connection's (or process's) write lock before failing.
 BUSY_TIMEOUT_SECONDS = 30.0
 # Execution option marking connections that will write: on SQLite they BEGIN IMMEDIATE.
 WRITE_OPTION = "ragbot_write"
+
+
+# The async driver for each supported database; a URL naming the database alone gets it.
+_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+
+
+def parse_url(url: str) -> URL:
+    """The URL with its async driver: "postgresql://..." becomes "postgresql+asyncpg://...". DatabaseError for
+    anything else, without repeating the URL (it may hold a password)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError("the database URL cannot be parsed (expected sqlite:///PATH or postgresql://...)") from None
+    driver = _DRIVERS.get(parsed.get_backend_name())
+    if parsed.drivername not in (driver, parsed.get_backend_name()) or driver is None:
+        raise DatabaseError(
+            f"unsupported database driver {parsed.drivername!r}: use sqlite+aiosqlite or postgresql+asyncpg"
+        )
+    return parsed.set(drivername=driver)
 
 
 def is_sqlite(url: URL) -> bool:

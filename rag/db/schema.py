@@ -27,10 +27,10 @@ OUR_TABLES = frozenset(Base.metadata.tables)
 _PG_MIGRATION_LOCK = 0x7261_6762_6F74  # "ragbot"
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(connection: Connection | None = None, migrations: Path = MIGRATIONS) -> Config:
     """Alembic's configuration without an alembic.ini: the migrations ship inside the package."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(migrations))
     if connection is not None:
         config.attributes["connection"] = connection
     return config
@@ -47,7 +47,7 @@ def current_revision(connection: Connection) -> str | None:
     return context.get_current_revision()
 
 
-async def prepare(url: URL, *, echo: bool = False) -> None:
+async def prepare(url: URL, *, echo: bool = False, migrations: Path = MIGRATIONS) -> None:
     """Make the database at `url` ready: check that it is a ragbot database no newer than this code, then
     upgrade it to the head revision in one transaction. Raises DatabaseError with a message for operators."""
     name = describe(url)
@@ -57,7 +57,7 @@ async def prepare(url: URL, *, echo: bool = False) -> None:
     engine = create_engine(url, echo=echo, wal=False, pooled=False)
     try:
         async with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
-            await conn.run_sync(_check_and_upgrade, name)
+            await conn.run_sync(_check_and_upgrade, name, migrations)
     except DatabaseError:
         raise
     except (sa_exc.SQLAlchemyError, OSError) as exc:
@@ -72,24 +72,34 @@ def _prepare_sqlite_path(url: URL) -> None:
     path = Path(url.database)
     if path.is_dir():
         raise DatabaseError(f"{path} is a folder, not a database file")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseError(f"cannot create the folder for {path}: {exc.strerror or exc}") from exc
 
 
-def _check_and_upgrade(connection: Connection, name: str) -> None:
+def _check_and_upgrade(connection: Connection, name: str, migrations: Path) -> None:
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
-    config = alembic_config(connection)
+    config = alembic_config(connection, migrations)
     script = ScriptDirectory.from_config(config)
     current = current_revision(connection)
     if current is None:
         _refuse_foreign_tables(connection, name)
     elif current not in {s.revision for s in script.walk_revisions()}:
         raise DatabaseError(f"{name} was written by a newer ragbot (schema {current}); upgrade ragbot")
-    if current == script.get_current_head():
+    head = script.get_current_head()
+    if current == head:
         log.debug("%s: schema %s is current", name, current)
         return
-    log.info("%s: upgrading the schema from %s to %s", name, current or "nothing", script.get_current_head())
-    command.upgrade(config, "head")
+    log.info("%s: upgrading the schema from %s to %s", name, current or "nothing", head)
+    try:
+        command.upgrade(config, "head")
+    except Exception as exc:
+        # Every revision runs in the one transaction begun in prepare(): the rollback undoes all of them.
+        raise DatabaseError(
+            f"{name}: upgrading the schema from {current or 'nothing'} to {head} failed ({exc}); nothing was changed"
+        ) from exc
 
 
 def _refuse_foreign_tables(connection: Connection, name: str) -> None:

@@ -1,93 +1,20 @@
-"""The moderator storage on SQLite (a file in tmp_path) and on a real PostgreSQL server (a fresh database per test).
-
-PostgreSQL runs when RAGBOT_TEST_POSTGRES_URL names a server (`eval "$(bash .ci/postgres.sh)"`; CI always does)."""
+"""FAQ entries, votes, the answer log, insight and export/import, on SQLite and PostgreSQL (tests/rag/conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import os
-import secrets
-import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
-from rag.db import Database, resolve_url
-from rag.db.models import VERSION_TABLE, Base
+from rag.db import Database
 from rag.db.records import question_key
-from rag.db.schema import current_revision, head_revision
-from rag.errors import DatabaseError, UserFacingError
+from rag.errors import UserFacingError
 from rag.types import Answer, Citation, Usage
 
-# Read at import: the autouse fixture in conftest.py clears every RAGBOT_* variable before each test runs.
-POSTGRES_URL = os.environ.get("RAGBOT_TEST_POSTGRES_URL", "")
 GUILD_A, GUILD_B = 111_111_111_111_111_111, 222_222_222_222_222_222
 CITATION = Citation(1, "deepseek#0", "DeepSeek's founder", "https://example.org/a", "2025-01-27", "Origins", "Liang…")
-
-BACKENDS = pytest.mark.parametrize(
-    "backend",
-    [
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.skipif(
-                not POSTGRES_URL, reason="RAGBOT_TEST_POSTGRES_URL is not set (see .ci/postgres.sh)"
-            ),
-        ),
-    ],
-)
-
-
-async def _admin(statement: str) -> None:
-    engine = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
-async def db_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
-    if backend == "sqlite":
-        yield resolve_url(None, tmp_path / "data")
-        return
-    name = f"ragbot_t_{secrets.token_hex(6)}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = await Database.open(db_url)
-    yield database
-    await database.close()
-
-
-async def _run_sync(url: str, statement: str) -> None:
-    engine = create_async_engine(url, poolclass=NullPool)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _answer(text_: str = "Liang Wenfeng founded it [1].", *, refused: bool = False, grounded: bool = True) -> Answer:
@@ -95,34 +22,7 @@ def _answer(text_: str = "Liang Wenfeng founded it [1].", *, refused: bool = Fal
     return Answer(text_, citations, grounded, refused, "generative", model="deepseek-chat", usage=Usage(900, 120))
 
 
-# --- schema ------------------------------------------------------------------------------------------------
-@BACKENDS
-async def test_migrations_create_the_models_schema_and_a_second_open_changes_nothing(
-    db_url: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level("INFO", logger="rag.db.schema")
-    first = await Database.open(db_url)
-    await first.close()
-    assert "upgrading the schema from nothing to 0001" in caplog.text
-    caplog.clear()
-
-    second = await Database.open(db_url)
-    await second.close()
-    assert "upgrading" not in caplog.text
-
-    def inspect(conn: Connection) -> tuple[str | None, list[Any]]:
-        return current_revision(conn), compare_metadata(MigrationContext.configure(conn), Base.metadata)
-
-    engine = create_async_engine(db_url, poolclass=NullPool)
-    async with engine.connect() as conn:
-        revision, differences = await conn.run_sync(inspect)
-    await engine.dispose()
-    assert revision == head_revision() == "0001"
-    # The only table the models do not describe is the version table itself.
-    assert [d for d in differences if not (d[0] == "remove_table" and d[1].name == VERSION_TABLE)] == []
-
-
-@BACKENDS
+# --- restart ------------------------------------------------------------------------------------------------
 async def test_a_restart_keeps_everything(db_url: str) -> None:
     db = await Database.open(db_url)
     entry = await db.add_faq(GUILD_A, "Who founded DeepSeek?", "Liang Wenfeng.", author_id=7, citations=[CITATION])
@@ -142,48 +42,7 @@ async def test_a_restart_keeps_everything(db_url: str) -> None:
         await db.close()
 
 
-async def test_a_corrupt_or_foreign_sqlite_file_stops_start_up_and_is_left_alone(tmp_path: Path) -> None:
-    corrupt = tmp_path / "corrupt.sqlite3"
-    corrupt.write_bytes(secrets.token_bytes(64 * 1024))
-    foreign = tmp_path / "feedback.sqlite3"
-    with sqlite3.connect(foreign) as conn:
-        conn.execute("CREATE TABLE answers (answer_id TEXT PRIMARY KEY, question TEXT)")
-        conn.execute("INSERT INTO answers VALUES ('x', 'kept?')")
-    conn.close()
-    for path in (corrupt, foreign):
-        before = _digest(path)
-        with pytest.raises(DatabaseError) as info:
-            await Database.open(f"sqlite+aiosqlite:///{path}")
-        assert str(info.value) == (
-            f"{path} is not a ragbot database (file is corrupt or of another kind); move it away or restore a backup"
-        )
-        assert _digest(path) == before
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.sqlite3", "feedback.sqlite3"]
-
-
-@BACKENDS
-async def test_a_schema_from_a_newer_ragbot_stops_start_up_and_is_left_alone(backend: str, db_url: str) -> None:
-    db = await Database.open(db_url)
-    await db.add_faq(GUILD_A, "Who founded DeepSeek?", "Liang Wenfeng.", author_id=7)
-    await db.close()
-    await _run_sync(db_url, f"UPDATE {VERSION_TABLE} SET version_num = '0099'")
-    path = Path(make_url(db_url).database or "")
-    before = _digest(path) if backend == "sqlite" else ""
-
-    with pytest.raises(DatabaseError, match=r"was written by a newer ragbot \(schema 0099\); upgrade ragbot$"):
-        await Database.open(db_url)
-
-    if backend == "sqlite":
-        assert _digest(path) == before
-    engine = create_async_engine(db_url, poolclass=NullPool)
-    async with engine.connect() as conn:
-        assert await conn.run_sync(current_revision) == "0099"
-        assert (await conn.execute(text("SELECT question FROM faq_entries"))).scalar_one() == "Who founded DeepSeek?"
-    await engine.dispose()
-
-
 # --- FAQ entries -----------------------------------------------------------------------------------------
-@BACKENDS
 async def test_faq_entries_are_kept_per_guild(db: Database) -> None:
     a = await db.add_faq(GUILD_A, "  Who founded DeepSeek? ", "**Liang Wenfeng**, in 2023.", author_id=7)
     b = await db.add_faq(GUILD_B, "What is the H20?", "An Nvidia chip made for China.", author_id=8)
@@ -209,7 +68,6 @@ async def test_faq_entries_are_kept_per_guild(db: Database) -> None:
     assert [e.id for e in await db.faqs_for_guild(GUILD_B)] == [b.id]
 
 
-@BACKENDS
 async def test_faq_pages(db: Database) -> None:
     ids = [(await db.add_faq(GUILD_A, f"Question {n}?", f"Answer {n}.", author_id=1)).id for n in range(7)]
     await db.add_faq(GUILD_B, "Elsewhere?", "Yes.", author_id=1)
@@ -217,7 +75,6 @@ async def test_faq_pages(db: Database) -> None:
     assert total == 7 and [e.id for e in page] == ids[5:]
 
 
-@BACKENDS
 async def test_bad_faq_text_is_refused_with_a_reason_and_nothing_is_stored(db: Database) -> None:
     cases = [
         ("Who?", "   ", "The answer is empty."),
@@ -235,7 +92,6 @@ async def test_bad_faq_text_is_refused_with_a_reason_and_nothing_is_stored(db: D
 
 
 # --- votes and the answer log -----------------------------------------------------------------------------
-@BACKENDS
 async def test_hundreds_of_concurrent_votes_lose_nothing(db: Database) -> None:
     await db.log_answer(
         "hot", "Who founded DeepSeek?", _answer(), guild_id=GUILD_A, channel_id=1, user_id=1, latency_ms=1
@@ -258,25 +114,6 @@ async def test_hundreds_of_concurrent_votes_lose_nothing(db: Database) -> None:
     assert (await db.stats(GUILD_A, datetime.now(UTC) - timedelta(hours=1))).up == expected[0]
 
 
-async def test_two_processes_writing_one_sqlite_file_wait_for_each_other(tmp_path: Path) -> None:
-    """The bot and a `ragbot faq import` may share the file: the busy timeout makes writers queue, not fail."""
-    url = resolve_url(None, tmp_path)
-    first, second = await Database.open(url), await Database.open(url)
-    try:
-        await asyncio.gather(
-            *(db.record_vote("x", u, u % 4 == 0, GUILD_A) for u in range(100) for db in (first, second))
-        )
-        entry = await first.add_faq(GUILD_A, "Who?", "One.", author_id=1)
-        await asyncio.gather(
-            *(db.update_faq(entry.id, GUILD_A, answer=f"{n}.") for n in range(20) for db in (first, second))
-        )
-        assert await second.votes("x") == (25, 75)
-    finally:
-        await first.close()
-        await second.close()
-
-
-@BACKENDS
 async def test_a_logged_answer_is_found_only_where_it_was_given(db: Database) -> None:
     await db.log_answer("g", "Who?", _answer(), guild_id=GUILD_A, channel_id=3, user_id=4, latency_ms=10)
     await db.log_answer("dm", "Who?\x00", _answer(), guild_id=None, channel_id=None, user_id=4, latency_ms=10)
@@ -289,7 +126,6 @@ async def test_a_logged_answer_is_found_only_where_it_was_given(db: Database) ->
     assert await db.get_answer("dm", guild_id=GUILD_A) is None and await db.get_answer("nope", guild_id=GUILD_A) is None
 
 
-@BACKENDS
 async def test_stats_over_a_hand_made_log(db: Database) -> None:
     async def log(answer_id: str, question: str, latency: int, guild: int = GUILD_A, **kind: bool) -> None:
         answer = _answer(refused=kind.get("refused", False), grounded=kind.get("grounded", True))
@@ -328,7 +164,6 @@ async def test_stats_over_a_hand_made_log(db: Database) -> None:
 
 
 # --- export / import ----------------------------------------------------------------------------------------
-@BACKENDS
 async def test_export_then_import_into_another_guild_round_trips(db: Database) -> None:
     await db.add_faq(GUILD_A, "Who founded DeepSeek?", "**Liang Wenfeng**.", author_id=7, citations=[CITATION])
     await db.add_faq(GUILD_A, "What is the H20?", "A chip.\n\n- made for China", author_id=8)
@@ -346,7 +181,6 @@ async def test_export_then_import_into_another_guild_round_trips(db: Database) -
     assert len(await db.export_faqs(None)) == 4
 
 
-@BACKENDS
 async def test_a_bad_import_entry_changes_nothing(db: Database) -> None:
     good = {"question": "Who founded DeepSeek?", "answer": "Liang Wenfeng."}
     bad_entries = [

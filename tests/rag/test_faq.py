@@ -94,7 +94,7 @@ def test_without_an_embedder_only_near_identical_wording_matches() -> None:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(resolve_url(None, tmp_path / "data"))
+    database = await Database.open(resolve_url(tmp_path / "data"))
     yield database
     await database.close()
 
