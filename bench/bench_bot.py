@@ -24,8 +24,8 @@ from fakes.discord_server import FakeDiscord  # noqa: E402
 from fakes.openai_server import FakeOpenAI, quote_sources  # noqa: E402
 
 from bot.client import create_bot  # noqa: E402
-from bot.feedback import FeedbackStore  # noqa: E402
 from rag.config import Settings  # noqa: E402
+from rag.db import Database  # noqa: E402
 from rag.service import build_service  # noqa: E402
 
 LATENCY = 0.3
@@ -72,10 +72,10 @@ async def run(max_concurrent: int, work: Path) -> dict[str, float]:
                 llm={"provider": "custom", "base_url": model.base_url, "model": "fake-chat"},
                 discord={"guild_ids": [fake.guild_id], "cooldown_questions": 100, "max_concurrent": max_concurrent},
             )
-            service = build_service(settings)
+            db = await Database.open(f"sqlite+aiosqlite:///{work / f'ragbot-{max_concurrent}.sqlite3'}")
+            service = build_service(settings, faqs=db)
             await service.prepare()
-            feedback = FeedbackStore(work / f"feedback-{max_concurrent}.db")
-            bot = create_bot(service=service, config=settings.discord, feedback=feedback, guild_ready_timeout=0.1)
+            bot = create_bot(service=service, config=settings.discord, db=db, guild_ready_timeout=0.1)
             await bot.login("bench")
             connection = asyncio.create_task(bot.connect(reconnect=False))
             await bot.wait_until_ready()
@@ -90,7 +90,7 @@ async def run(max_concurrent: int, work: Path) -> dict[str, float]:
             await bot.close()
             await connection
             await service.aclose()
-            feedback.close()
+            await db.close()
     ordered = sorted(samples)
     return {
         "single": single,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.client import create_bot
-from bot.feedback import FeedbackStore
+from rag.db import Database, resolve_url
 from rag.errors import ConfigError
 from rag.service import build_service
 
@@ -25,13 +25,13 @@ async def run_bot(settings: Settings) -> None:
     token = settings.discord.token
     if token is None or not token.get_secret_value().strip():
         raise ConfigError("RAGBOT_DISCORD__TOKEN: not set (the bot token from the Discord developer portal)")
-    service = build_service(settings)
-    feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
+    db = await Database.open(resolve_url(settings.data_dir, settings.database.url), echo=settings.database.echo)
+    service = build_service(settings, faqs=db)
     try:
         report = await service.prepare()
         if report is not None:
             log.warning("indexed the corpus: %s", report.summary())
-        bot = create_bot(service=service, config=settings.discord, feedback=feedback)
+        bot = create_bot(service=service, config=settings.discord, db=db)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
@@ -50,4 +50,4 @@ async def run_bot(settings: Settings) -> None:
                 loop.remove_signal_handler(sig)
     finally:
         await service.aclose()
-        await asyncio.to_thread(feedback.close)
+        await db.close()

@@ -14,8 +14,8 @@ from bot.limits import AnswerSlots, Cooldown
 from bot.views import SourcesButton, VoteButton
 
 if TYPE_CHECKING:
-    from bot.feedback import FeedbackStore
     from rag.config import DiscordSettings
+    from rag.db import Database
     from rag.service import RagService
 
 log = logging.getLogger(__name__)
@@ -24,13 +24,11 @@ log = logging.getLogger(__name__)
 class RagBotMixin:
     """Shared by the plain and the sharded bot: wiring, start-up, and a graceful shutdown."""
 
-    def __init__(
-        self, *, service: RagService, config: DiscordSettings, feedback: FeedbackStore, **options: Any
-    ) -> None:
+    def __init__(self, *, service: RagService, config: DiscordSettings, db: Database, **options: Any) -> None:
         super().__init__(**options)
         self.service = service
         self.config = config
-        self.feedback = feedback
+        self.db = db
         self.cooldown = Cooldown(config.cooldown_questions, config.cooldown_seconds)
         self.slots = AnswerSlots(config.max_concurrent, config.max_queue)
         self.in_flight: set[asyncio.Task[Any]] = set()
@@ -75,7 +73,7 @@ class ShardedRagBot(RagBotMixin, commands.AutoShardedBot):
     pass
 
 
-def create_bot(*, service: RagService, config: DiscordSettings, feedback: FeedbackStore, **options: Any) -> RagBot:
+def create_bot(*, service: RagService, config: DiscordSettings, db: Database, **options: Any) -> RagBot:
     """The bot for these settings; `options` are passed to discord.py (tests set guild_ready_timeout)."""
     intents = discord.Intents.default()
     intents.message_content = config.message_content
@@ -88,5 +86,5 @@ def create_bot(*, service: RagService, config: DiscordSettings, feedback: Feedba
     }
     if config.shards is not None:
         count = None if config.shards == "auto" else int(config.shards)
-        return ShardedRagBot(service=service, config=config, feedback=feedback, shard_count=count, **common)  # type: ignore[return-value]
-    return RagBot(service=service, config=config, feedback=feedback, **common)
+        return ShardedRagBot(service=service, config=config, db=db, shard_count=count, **common)  # type: ignore[return-value]
+    return RagBot(service=service, config=config, db=db, **common)

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import discord
@@ -19,7 +20,7 @@ from rag.errors import BackendError, UserFacingError
 from rag.types import Answer, Delta, Final, Thinking
 
 if TYPE_CHECKING:
-    from bot.feedback import FeedbackStore
+    from rag.db import Database
     from rag.prompting import Turn
     from rag.service import RagService
 
@@ -174,21 +175,32 @@ class Throttle:
         self._last = time.monotonic()
 
 
+@dataclass(frozen=True, slots=True)
+class Asker:
+    """Who asked, where: the answer log and the FAQ lookup need it."""
+
+    user_id: int
+    guild_id: int | None
+    channel_id: int | None
+
+
 async def deliver(
     *,
     service: RagService,
     question: str,
     history: list[Turn],
     target: Target,
-    feedback: FeedbackStore,
+    db: Database,
+    asker: Asker,
     interval: float,
 ) -> Answer | None:
     """Stream one answer into `target`. Every failure ends as a short message to the asker, never a traceback."""
     throttle = Throttle(target, interval)
+    started = time.monotonic()
     draft = ""
     answer: Answer | None = None
     try:
-        async for event in service.answer_stream(question, history):
+        async for event in service.answer_stream(question, history, guild_id=asker.guild_id):
             if isinstance(event, Thinking) and not draft:
                 await throttle.offer(THINKING)
             elif isinstance(event, Delta):
@@ -198,7 +210,16 @@ async def deliver(
                 answer = event.answer
         assert answer is not None
         answer_id = secrets.token_hex(6)
-        await asyncio.to_thread(feedback.save_answer, answer_id, question, answer)
+        await db.log_answer(
+            answer_id,
+            question,
+            answer,
+            guild_id=asker.guild_id,
+            channel_id=asker.channel_id,
+            user_id=asker.user_id,
+            latency_ms=round((time.monotonic() - started) * 1000),
+            faq_id=answer.faq_id,
+        )
         rendered = render_answer(answer)
         await throttle.wait_turn()
         await target.finish(rendered.messages, rendered.embed, answer_view(answer_id, answer))

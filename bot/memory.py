@@ -7,11 +7,11 @@ import re
 
 import discord
 
-from bot.rendering import EXTRACTIVE_LABEL, FLAGGED_LABEL, REFUSAL_LABEL, UNGROUNDED_LABEL
+from bot.rendering import EXTRACTIVE_LABEL, FAQ_LABEL, FLAGGED_LABEL, REFUSAL_LABEL, UNGROUNDED_LABEL
 from rag.prompting import Turn
 
 log = logging.getLogger(__name__)
-_LABELS = (EXTRACTIVE_LABEL, UNGROUNDED_LABEL, FLAGGED_LABEL, REFUSAL_LABEL)
+_LABELS = (EXTRACTIVE_LABEL, UNGROUNDED_LABEL, FLAGGED_LABEL, REFUSAL_LABEL, FAQ_LABEL)
 
 
 def question_text(message: discord.Message, bot_id: int) -> str:

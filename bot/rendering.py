@@ -19,6 +19,7 @@ _FENCE = "```"
 _MARKER_OR_WORD = re.compile(r"\[\d+\]|\S+")
 
 REFUSAL_LABEL = "🤷 **My sources don't cover that.**"
+FAQ_LABEL = "📌 **Moderator-approved answer**"
 EXTRACTIVE_LABEL = "📄 *Extractive answer: no language model is configured, so these are the sources' own sentences.*"
 UNGROUNDED_LABEL = "⚠️ *This answer cites no source: treat it with caution.*"
 FLAGGED_LABEL = "⚠️ *Some sentences are not clearly supported by the passage they cite.*"
@@ -136,9 +137,11 @@ def answer_text(answer: Answer) -> str:
         closest = "\n".join(f"• {_link(s.title, s.url)}" for s in answer.closest)
         return REFUSAL_LABEL + (f"\nThe closest sources I have:\n{closest}" if closest else "")
     lines: list[str] = []
+    if answer.mode == "faq":
+        lines.append(FAQ_LABEL)
     if answer.mode == "extractive":
         lines.append(EXTRACTIVE_LABEL)
-    if not answer.grounded:
+    if not answer.grounded and answer.mode != "faq":  # moderators vouch for FAQ answers without sources
         lines.append(UNGROUNDED_LABEL)
     lines.append(answer.text)
     if answer.flagged:

@@ -3,7 +3,6 @@ registers them as dynamic items, so they keep working after a restart."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -40,8 +39,8 @@ class VoteButton(
         return cls(match["id"], match["vote"] == "up")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        feedback = interaction.client.feedback  # type: ignore[attr-defined]
-        await asyncio.to_thread(feedback.vote, self.answer_id, interaction.user.id, self.up)
+        db = interaction.client.db  # type: ignore[attr-defined]
+        await db.record_vote(self.answer_id, interaction.user.id, self.up, interaction.guild_id)
         thanks = "Thanks! Your 👍 was recorded." if self.up else "Thanks! Your 👎 was recorded; it helps curators."
         await interaction.response.send_message(thanks, ephemeral=True, allowed_mentions=_NONE)
 
@@ -65,14 +64,14 @@ class SourcesButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"r
         return cls(match["id"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        feedback = interaction.client.feedback  # type: ignore[attr-defined]
-        citations = await asyncio.to_thread(feedback.citations, self.answer_id)
-        if citations is None:
+        db = interaction.client.db  # type: ignore[attr-defined]
+        stored = await db.get_answer(self.answer_id, guild_id=interaction.guild_id)
+        if stored is None:
             await interaction.response.send_message(
                 "I no longer have the sources of this answer.", ephemeral=True, allowed_mentions=_NONE
             )
             return
-        pieces = full_quotes(citations)
+        pieces = full_quotes(stored.citations)
         await interaction.response.send_message(pieces[0], ephemeral=True, allowed_mentions=_NONE)
         for piece in pieces[1:]:
             await interaction.followup.send(piece, ephemeral=True, allowed_mentions=_NONE)

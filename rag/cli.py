@@ -340,6 +340,8 @@ def render_answer(answer: Answer) -> str:
             lines += ["", "The closest sources I have:"]
             lines += [f"  - {s.title}" + (f" <{s.url}>" if s.url else "") for s in answer.closest]
         return "\n".join(lines)
+    if answer.mode == "faq":
+        lines += ["Moderator-approved answer (FAQ).", ""]
     if answer.mode == "extractive":
         lines += ["Extractive answer (no language model configured): the sources' own sentences.", ""]
     if not answer.grounded:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from rag.answering import generate
 from rag.dates import mark_outdated
 from rag.errors import BackendError, QuestionError
 from rag.extractive import extractive_answer, refusal
+from rag.faq import FaqMatcher
 from rag.index import open_index
 from rag.ingest import IngestReport, ProgressHook, ingest
 from rag.llm import build_chat_model
@@ -23,12 +24,19 @@ from rag.types import Answer, AnswerEvent, Final
 
 if TYPE_CHECKING:
     from rag.config import ChunkingSettings, LLMSettings, RetrievalSettings, Settings
+    from rag.db import FaqRecord
     from rag.embeddings import Embedder
     from rag.index import Index
     from rag.llm import ChatModel
     from rag.types import SearchResult
 
 log = logging.getLogger(__name__)
+
+
+class FaqSource(Protocol):
+    """Where moderator-approved answers come from (the database)."""
+
+    async def faqs_for_guild(self, guild_id: int) -> list[FaqRecord]: ...
 
 
 def validate_question(question: str, max_chars: int) -> str:
@@ -52,6 +60,8 @@ class RagService:
         corpus_dir: Path,
         llm: LLMSettings,
         chat: ChatModel | None = None,
+        faqs: FaqSource | None = None,
+        faq_threshold: float = 0.75,
     ) -> None:
         self.index = index
         self.retrieval = retrieval
@@ -60,6 +70,8 @@ class RagService:
         self.llm = llm
         self.chat = chat
         self.retriever = Retriever(index, retrieval)
+        self.faqs = faqs
+        self.faq_matcher = FaqMatcher(index.embedder, faq_threshold)
 
     async def aclose(self) -> None:
         if self.chat is not None:
@@ -95,19 +107,25 @@ class RagService:
         text = validate_question(query, self.retrieval.max_question_chars)
         return await asyncio.to_thread(lambda: self.retriever.search(text, k, also=also))
 
-    async def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+    async def answer(self, question: str, history: Sequence[Turn] = (), *, guild_id: int | None = None) -> Answer:
         """The whole answer (the last event of `answer_stream`)."""
         final: Answer | None = None
-        async for event in self.answer_stream(question, history):
+        async for event in self.answer_stream(question, history, guild_id=guild_id):
             if isinstance(event, Final):
                 final = event.answer
         assert final is not None  # answer_stream always ends with Final
         return final
 
-    async def answer_stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerEvent]:
-        """Thinking / Delta events while a model generates, then Final(Answer). Nothing relevant in the
-        sources: a refusal, without calling the model. No model configured: the extractive answer."""
+    async def answer_stream(
+        self, question: str, history: Sequence[Turn] = (), *, guild_id: int | None = None
+    ) -> AsyncIterator[AnswerEvent]:
+        """Thinking / Delta events while a model generates, then Final(Answer). A question matching one of
+        the guild's moderator-approved FAQ entries gets that entry at once; nothing relevant in the sources:
+        a refusal, without calling the model; no model configured: the extractive answer."""
         text = validate_question(question, self.retrieval.max_question_chars)
+        if (faq := await self.match_faq(text, guild_id)) is not None:
+            yield Final(self._dated(faq))
+            return
         query = await self.standalone_query(text, history)
         # A follow-up is searched both as rewritten and as written: a rewrite can drift to the earlier topic.
         also = [text] if query != text else []
@@ -123,6 +141,20 @@ class RagService:
 
     def _dated(self, answer: Answer) -> Answer:
         return mark_outdated(answer, self.retrieval.outdated_after_months)
+
+    async def match_faq(self, question: str, guild_id: int | None) -> Answer | None:
+        """The guild's FAQ entry for this question, as an answer; only that guild's entries are considered."""
+        if guild_id is None or self.faqs is None:
+            return None
+        entries = await self.faqs.faqs_for_guild(guild_id)
+        if not entries:
+            return None
+        match = await asyncio.to_thread(self.faq_matcher.match, question, entries)
+        if match is None:
+            return None
+        entry, score = match
+        log.info("FAQ %d answered %r (score %.2f)", entry.id, question[:80], score)
+        return Answer(entry.answer, entry.citations, bool(entry.citations), False, "faq", faq_id=entry.id)
 
     async def standalone_query(self, question: str, history: Sequence[Turn]) -> str:
         """A follow-up ("and what did Trump say?") as a self-contained search query."""
@@ -169,7 +201,13 @@ def followup_heuristic(question: str, previous_question: str) -> str:
     return f"{previous_question} {question}"
 
 
-def build_service(settings: Settings, *, embedder: Embedder | None = None, chat: ChatModel | None = None) -> RagService:
+def build_service(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    chat: ChatModel | None = None,
+    faqs: FaqSource | None = None,
+) -> RagService:
     """Open the index under the data dir, build the chat model (if configured) and the service on them."""
     index = open_index(settings, embedder=embedder)
     return RagService(
@@ -179,4 +217,6 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None, chat:
         corpus_dir=settings.corpus_dir,
         llm=settings.llm,
         chat=chat if chat is not None else build_chat_model(settings.llm),
+        faqs=faqs,
+        faq_threshold=settings.database.faq_threshold,
     )

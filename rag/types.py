@@ -124,6 +124,7 @@ class Answer:
     usage: Usage | None = None
     notes: tuple[str, ...] = ()  # shown with the answer: a fallback served it, the stream was cut, ...
     flagged: tuple[str, ...] = ()  # cited sentences their passage does not appear to support
+    faq_id: int | None = None  # mode "faq": the moderator-approved entry that answered
 
 
 # --- what answer streams yield ---------------------------------------------------------------------------

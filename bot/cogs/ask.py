@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.delivery import NO_MENTIONS, InteractionTarget, MessageTarget, Target, deliver
+from bot.delivery import NO_MENTIONS, Asker, InteractionTarget, MessageTarget, Target, deliver
 from bot.limits import QueueFull
 from bot.memory import is_reply_to_bot, question_text, reply_chain, thread_history
 from bot.rendering import SEARCHING
@@ -44,7 +44,8 @@ class AskCog(commands.Cog):
             await interaction.response.send_message(_slow_down(wait), ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         await interaction.response.defer(thinking=True)  # Discord allows 3 s before the first response
-        await self._answer(question, [], InteractionTarget(interaction))
+        asker = Asker(interaction.user.id, interaction.guild_id, interaction.channel_id)
+        await self._answer(question, [], InteractionTarget(interaction), asker)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -66,7 +67,8 @@ class AskCog(commands.Cog):
         self.bot.in_flight.add(asyncio.current_task())  # type: ignore[arg-type]  # shutdown waits from here on
         history = await self._history(message, bot_user.id, in_own_thread, replied)
         target = MessageTarget(message.channel, message)
-        answer = await self._answer(question, history, target)
+        asker = Asker(message.author.id, message.guild.id if message.guild else None, message.channel.id)
+        answer = await self._answer(question, history, target, asker)
         if answer is not None and mentioned and not replied and not in_own_thread:
             await self._open_thread(target, question)
 
@@ -87,7 +89,7 @@ class AskCog(commands.Cog):
             return await reply_chain(message, bot_id, limit)
         return []
 
-    async def _answer(self, question: str, history: list[Turn], target: Target) -> object:
+    async def _answer(self, question: str, history: list[Turn], target: Target, asker: Asker) -> object:
         task = asyncio.current_task()
         assert task is not None
         self.bot.in_flight.add(task)  # first, so a shutdown from now on waits for this answer
@@ -100,7 +102,8 @@ class AskCog(commands.Cog):
                     question=question,
                     history=history,
                     target=target,
-                    feedback=self.bot.feedback,
+                    db=self.bot.db,
+                    asker=asker,
                     interval=self.bot.config.edit_interval,
                 )
         except QueueFull:

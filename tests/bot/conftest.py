@@ -14,8 +14,8 @@ from fakes.discord_server import FakeDiscord
 from fakes.openai_server import FakeOpenAI
 
 from bot.client import RagBot, create_bot
-from bot.feedback import FeedbackStore
 from rag.config import Settings
+from rag.db import Database
 from rag.embeddings.onnx import OnnxEmbedder
 from rag.service import RagService, build_service
 
@@ -26,15 +26,13 @@ class Harness:
     model: FakeOpenAI
     settings: Settings
     service: RagService
-    feedback: FeedbackStore
+    db: Database
     bot: RagBot | None = None
     task: asyncio.Task[None] | None = None
 
     async def start(self) -> RagBot:
         """A bot process: login, gateway connection, command sync."""
-        bot = create_bot(
-            service=self.service, config=self.settings.discord, feedback=self.feedback, guild_ready_timeout=0.1
-        )
+        bot = create_bot(service=self.service, config=self.settings.discord, db=self.db, guild_ready_timeout=0.1)
         await bot.login("fake-token")
         self.task = asyncio.create_task(bot.connect(reconnect=False))
         async with asyncio.timeout(10):
@@ -65,9 +63,10 @@ async def harness_factory(
         llm = {"provider": "custom", "base_url": fake_model.base_url, "model": "fake-chat", "max_retries": 1}
         options = {"guild_ids": [fake_discord.guild_id], "cooldown_questions": 50, "edit_interval": 0.3} | discord
         settings = make_settings(llm=llm if model else {}, discord=options)
-        service = build_service(settings, embedder=embedder)
+        db = await Database.open(f"sqlite+aiosqlite:///{tmp_path / f'ragbot-{len(made)}.sqlite3'}")
+        service = build_service(settings, embedder=embedder, faqs=db)
         service.prepare_sync()
-        harness = Harness(fake_discord, fake_model, settings, service, FeedbackStore(tmp_path / "feedback.db"))
+        harness = Harness(fake_discord, fake_model, settings, service, db)
         made.append(harness)
         await harness.start()
         return harness
@@ -78,5 +77,5 @@ async def harness_factory(
         for harness in made:
             await harness.stop()
             await harness.service.aclose()
-            harness.feedback.close()
+            await harness.db.close()
         await stack.aclose()

@@ -61,7 +61,7 @@ def test_shards_setting_picks_the_sharded_bot(make_settings) -> None:  # type: i
     from bot.client import create_bot
 
     settings = make_settings(discord={"shards": "2"})
-    bot = create_bot(service=None, config=settings.discord, feedback=None)  # type: ignore[arg-type]
+    bot = create_bot(service=None, config=settings.discord, db=None)  # type: ignore[arg-type]
     assert isinstance(bot, ShardedRagBot) and bot.shard_count == 2
     with pytest.raises(Exception, match="shards must be 'auto' or a positive number"):
         make_settings(discord={"shards": "many"})

@@ -178,7 +178,7 @@ async def test_buttons_keep_working_after_a_restart(harness_factory) -> None:  #
     vote = await h.discord.click_button(int(message["id"]), up)
     await h.discord.wait_for_call(lambda c: f"/interactions/{vote.id}/" in c.path, 10)
     assert h.discord.interaction_outcome(vote).content.startswith("Thanks! Your 👍")
-    assert h.feedback.votes(up.rsplit(":", 1)[1]) == (1, 0)
+    assert await h.db.votes(up.rsplit(":", 1)[1]) == (1, 0)
     shown = await h.discord.click_button(int(message["id"]), sources)
     await h.discord.wait_for_call(lambda c: f"/interactions/{shown.id}/" in c.path, 10)
     outcome = h.discord.interaction_outcome(shown)
