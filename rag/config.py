@@ -114,6 +114,8 @@ class DiscordSettings(BaseModel):
     history_tokens: int = Field(1500, ge=0)
     shutdown_grace: float = Field(20.0, ge=0)  # seconds in-flight answers get to finish on SIGTERM
     message_content: bool = True  # the privileged intent; thread follow-ups without a mention need it
+    moderator_role_ids: list[int] = Field(default_factory=list)  # besides members with Manage Messages
+    pin_faq_messages: bool = True  # pinning an answer as FAQ also pins the Discord message
 
     @model_validator(mode="after")
     def _valid_shards(self) -> DiscordSettings:
