@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -19,11 +19,13 @@ from rich.table import Table
 
 from rag.config import Settings, load_settings
 from rag.errors import ConfigError, RagError, UserFacingError
+from rag.terminal import answer_json, render_answer, render_stats, search_json
 
 if TYPE_CHECKING:
+    from rag.db import Database
     from rag.ingest import IngestReport, ProgressHook
     from rag.service import RagService
-    from rag.types import Answer, SearchResult
+    from rag.types import Answer
 
 app = typer.Typer(
     add_completion=False,
@@ -278,6 +280,76 @@ def eval_(
             raise typer.Exit(1)
 
 
+faq_app = typer.Typer(no_args_is_help=True, help="Moderator-approved FAQ answers: backup and moving between servers.")
+app.add_typer(faq_app, name="faq")
+
+
+async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    from rag.db import Database, resolve_url
+
+    db = await Database.open(resolve_url(settings.data_dir, settings.database.url), echo=settings.database.echo)
+    try:
+        return await work(db)
+    finally:
+        await db.close()
+
+
+@faq_app.command("export")
+def faq_export(
+    guild: Annotated[int | None, typer.Option("--guild", help="One server's entries (default: all).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file (default: stdout).")] = None,
+) -> None:
+    """Write FAQ entries as JSON."""
+    settings = _settings()
+    entries = _guard(lambda: asyncio.run(_with_db(settings, lambda db: db.export_faqs(guild))))
+    text = json.dumps(entries, ensure_ascii=False, indent=2, default=str)
+    if output is None:
+        print(text)
+        return
+    _guard(lambda: output.write_text(text + "\n", encoding="utf-8"))
+    err.print(f"exported {len(entries)} FAQ entries to {output}")
+
+
+@faq_app.command("import")
+def faq_import(
+    file: Annotated[Path, typer.Argument(help="A file written by `ragbot faq export`.")],
+    guild: Annotated[int, typer.Option("--guild", help="The server (guild id) that receives the entries.")],
+    author: Annotated[int, typer.Option("--author", help="User id recorded as the entries' author.")] = 0,
+) -> None:
+    """Add exported FAQ entries to a server: all of them or, if one is invalid, none."""
+    settings = _settings()
+
+    def load() -> object:
+        try:
+            return json.loads(file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise RagError(f"cannot read {file}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise RagError(f"{file} is not valid JSON ({exc})") from None
+
+    entries = _guard(load)
+    added = _guard(lambda: asyncio.run(_with_db(settings, lambda db: db.import_faqs(entries, guild, author))))
+    err.print(f"imported {added} FAQ entries into guild {guild} (entries it already had were skipped)")
+
+
+@app.command()
+def stats(
+    days: Annotated[int, typer.Option("--days", min=1, max=3650, help="The period, ending now.")] = 7,
+    guild: Annotated[int | None, typer.Option("--guild", help="One server (default: all).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Questions, refusals, ungrounded answers, votes and latency; the questions the corpus fails."""
+    import datetime as dt
+
+    settings = _settings()
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    report = _guard(lambda: asyncio.run(_with_db(settings, lambda db: db.stats(guild, since))))
+    if as_json:
+        print(json.dumps(asdict(report) | {"days": days}, ensure_ascii=False, default=str))
+    else:
+        out.print(render_stats(report, days), markup=False)
+
+
 @app.command()
 def run() -> None:
     """Start the Discord bot (stops cleanly on Ctrl-C or SIGTERM)."""
@@ -289,81 +361,6 @@ def run() -> None:
         asyncio.run(run_bot(settings))
 
     _guard(start)
-
-
-# --- rendering (pure) --------------------------------------------------------------------------------
-def search_json(result: SearchResult) -> list[dict[str, Any]]:
-    return [
-        {
-            "chunk_id": p.chunk.chunk_id,
-            "text": p.chunk.text,
-            "score": round(p.score, 6),
-            "section": p.chunk.section,
-            "source": {
-                "id": p.chunk.source.id,
-                "title": p.chunk.source.title,
-                "url": p.chunk.source.url,
-                "published": p.chunk.source.published,
-            },
-        }
-        for p in result.passages
-    ]
-
-
-def answer_json(answer: Answer) -> dict[str, Any]:
-    return {
-        "answer": answer.text,
-        "citations": [
-            {
-                k: v
-                for k, v in asdict(c).items()
-                if k in ("n", "chunk_id", "title", "url", "published", "quote", "outdated")
-            }
-            for c in answer.citations
-        ],
-        "grounded": answer.grounded,
-        "refused": answer.refused,
-        "mode": answer.mode,
-        "closest": [{"id": s.id, "title": s.title, "url": s.url} for s in answer.closest],
-        "model": answer.model or None,
-        "usage": asdict(answer.usage) if answer.usage else None,
-        "notes": list(answer.notes),
-        "flagged": list(answer.flagged),
-    }
-
-
-def render_answer(answer: Answer) -> str:
-    lines: list[str] = []
-    if answer.refused:
-        lines.append(answer.text)
-        if answer.closest:
-            lines += ["", "The closest sources I have:"]
-            lines += [f"  - {s.title}" + (f" <{s.url}>" if s.url else "") for s in answer.closest]
-        return "\n".join(lines)
-    if answer.mode == "faq":
-        lines += ["Moderator-approved answer (FAQ).", ""]
-    if answer.mode == "extractive":
-        lines += ["Extractive answer (no language model configured): the sources' own sentences.", ""]
-    if not answer.grounded:
-        lines += ["Warning: this answer cites no source; do not rely on it.", ""]
-    lines.append(answer.text)
-    lines += [f"Note: {note}" for note in answer.notes]
-    if answer.flagged:
-        lines.append("Check: these sentences are not clearly supported by the passages they cite:")
-        lines += [f"  - {claim}" for claim in answer.flagged]
-    if not answer.citations:
-        return "\n".join(lines)
-    lines += ["", "Sources"]
-    for c in answer.citations:
-        meta = ", ".join(x for x in (c.publisher, c.published) if x)
-        lines.append(
-            f"[{c.n}] {c.title}" + (f" ({meta})" if meta else "") + (" — possibly outdated" if c.outdated else "")
-        )
-        if c.url:
-            lines.append(f"    {c.url}")
-        if c.section:
-            lines.append(f"    section: {c.section}")
-    return "\n".join(lines)
 
 
 def main() -> None:

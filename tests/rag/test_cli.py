@@ -153,3 +153,45 @@ async def test_ask_json_with_a_model(env: dict[str, str], tmp_path: Path) -> Non
         fake.enqueue_error(402, message="Insufficient Balance")
         code, out, err = await _arun(["ask", "Who founded DeepSeek?"], env | llm, tmp_path)
         assert code == 1 and "insufficient balance (402)" in err and "Traceback" not in err
+
+
+async def test_stats_and_faq_transfer_commands(env: dict[str, str], tmp_path: Path) -> None:
+    from rag.db import Database, resolve_url
+    from rag.types import Answer, Citation
+
+    db = await Database.open(resolve_url(Path(env["RAGBOT_DATA_DIR"])))
+    cited = Answer(
+        "Liang Wenfeng founded it [1].",
+        (Citation(1, "c1", "The article", "", "2025", "", "q"),),
+        True,
+        False,
+        "generative",
+    )
+    refused = Answer("My sources don't cover that.", (), False, True, "generative")
+    await db.log_answer(
+        "a1a1a1a1a1a1", "Who founded DeepSeek?", cited, guild_id=7, channel_id=1, user_id=5, latency_ms=800
+    )
+    await db.log_answer("b2b2b2b2b2b2", "Best sourdough?", refused, guild_id=7, channel_id=1, user_id=5, latency_ms=90)
+    await db.record_vote("a1a1a1a1a1a1", 5, False, 7)
+    await db.add_faq(7, "Who founded DeepSeek?", "Liang Wenfeng [1].", author_id=5, citations=cited.citations)
+    await db.close()
+
+    code, out, err = await _arun(["stats", "--json", "--days", "1"], env, tmp_path)
+    assert code == 0, err
+    stats = json.loads(out)
+    assert (stats["questions"], stats["refused"], stats["down"]) == (2, 1, 1)
+    assert stats["top_refused"] == [["Best sourdough?", 1]] and stats["top_downvoted"] == [["Who founded DeepSeek?", 1]]
+    code, human, _ = await _arun(["stats"], env, tmp_path)
+    assert "2 questions" in human and "refused: 1 (50%)" in human and "1× Best sourdough?" in human
+
+    exported = tmp_path / "faq.json"
+    code, _, err = await _arun(["faq", "export", "--guild", "7", "-o", str(exported)], env, tmp_path)
+    assert code == 0 and "exported 1 FAQ entries" in err
+    code, _, err = await _arun(["faq", "import", str(exported), "--guild", "8"], env, tmp_path)
+    assert code == 0 and "imported 1 FAQ entries into guild 8" in err
+    code, out, _ = await _arun(["faq", "export", "--guild", "8"], env, tmp_path)
+    [entry] = json.loads(out)
+    assert entry["question"] == "Who founded DeepSeek?" and entry["citations"][0]["title"] == "The article"
+    (tmp_path / "bad.json").write_text("{not json")
+    code, _, err = await _arun(["faq", "import", str(tmp_path / "bad.json"), "--guild", "8"], env, tmp_path)
+    assert code == 1 and "is not valid JSON" in err and "Traceback" not in err
