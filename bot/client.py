@@ -9,8 +9,11 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
+from bot.cogs.admin import AdminCog
 from bot.cogs.ask import AskCog
+from bot.cogs.faq import FaqCog
 from bot.limits import AnswerSlots, Cooldown
+from bot.paging import PageButton
 from bot.views import SourcesButton, VoteButton
 
 if TYPE_CHECKING:
@@ -35,8 +38,9 @@ class RagBotMixin:
 
     async def setup_hook(self) -> None:
         bot: commands.Bot = self  # type: ignore[assignment]
-        bot.add_dynamic_items(VoteButton, SourcesButton)
-        await bot.add_cog(AskCog(self))  # type: ignore[arg-type]
+        bot.add_dynamic_items(VoteButton, SourcesButton, PageButton)
+        for cog in (AskCog, FaqCog, AdminCog):
+            await bot.add_cog(cog(self))  # type: ignore[arg-type]
         if self.config.guild_ids:
             for guild_id in self.config.guild_ids:
                 guild = discord.Object(id=guild_id)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rag.extractive import citation_for
 from rag.text import split_sentences
-from rag.types import Citation, Passage
+from rag.types import Chunk, Citation, Passage
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:[-–,]|and)\s*\d+)*)\s*\]")
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
@@ -121,3 +121,16 @@ def _tidy(text: str) -> str:
 def _first_sentence(passage: Passage) -> str:
     sentences = split_sentences(passage.chunk.text)
     return sentences[0] if sentences else passage.chunk.text[:200]
+
+
+def citations_from_chunks(ids: Sequence[str], chunks: Mapping[str, Chunk], answer: str) -> tuple[Citation, ...]:
+    """Citations for passages a moderator named, numbered in the order given; each quotes the passage sentence
+    sharing most words with the answer (the first sentence when none does)."""
+    wanted = terms(answer)
+    out = []
+    for n, chunk_id in enumerate(ids, 1):
+        chunk = chunks[chunk_id]
+        sentences = split_sentences(chunk.text) or [chunk.text]
+        quote = max(sentences, key=lambda s: len(terms(s) & wanted))  # max keeps the first of equals
+        out.append(citation_for(n, Passage(chunk, 0.0), quote))
+    return tuple(out)

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes.discord_server import FakeDiscord
+from fakes.discord_protocol import ADMINISTRATOR, MANAGE_MESSAGES
+from fakes.discord_server import FakeDiscord, InteractionOutcome, SentInteraction
 from fakes.openai_server import FakeOpenAI
 
 from bot.client import RagBot, create_bot
@@ -40,6 +41,33 @@ class Harness:
         self.bot = bot
         return bot
 
+    def add_member_with(self, name: str, permissions: int, guild_id: int | None = None) -> int:
+        """A new user in the guild (default: the main one) holding a role with these permissions."""
+        guild_id = guild_id or self.discord.guild_id
+        role = self.discord.add_role(guild_id, f"{name}-role", permissions)
+        user = self.discord.add_user(name)
+        self.discord.add_member(guild_id, user, roles=[role])
+        return user
+
+    def add_moderator(self, guild_id: int | None = None) -> int:
+        """A member with Manage Messages (the default user has only @everyone's permissions)."""
+        return self.add_member_with("mod", MANAGE_MESSAGES, guild_id)
+
+    def add_administrator(self, guild_id: int | None = None) -> int:
+        return self.add_member_with("admin", ADMINISTRATOR, guild_id)
+
+    async def settled(self, ix: SentInteraction, timeout: float = 10) -> InteractionOutcome:
+        """What the user sees once the bot answered the interaction: a modal, a message, or an update (a defer
+        counts once its first followup has replaced "thinking…")."""
+
+        def done() -> bool:
+            outcome = self.discord.interaction_outcome(ix)
+            shown = outcome.modal is not None or (outcome.message is not None and not outcome.loading)
+            return outcome.acknowledged and shown
+
+        await self.discord.wait_for_call(lambda _call: done(), timeout)
+        return self.discord.interaction_outcome(ix)
+
     async def stop(self) -> None:
         if self.bot is not None:
             await self.bot.close()
@@ -56,12 +84,18 @@ async def harness_factory(
     made: list[Harness] = []
     stack = contextlib.AsyncExitStack()
 
-    async def make(*, model: bool = True, **discord: Any) -> Harness:
+    async def make(
+        *, model: bool = True, setup: Callable[[FakeDiscord], dict[str, Any]] | None = None, **discord: Any
+    ) -> Harness:
+        """`setup` shapes the fake world before the bot connects (a second guild, a role) and returns
+        settings that depend on it (guild_ids, moderator_role_ids)."""
         fake_discord = await stack.enter_async_context(FakeDiscord())
         stack.enter_context(fake_discord.patch_discord())
         fake_model = await stack.enter_async_context(FakeOpenAI())
         llm = {"provider": "custom", "base_url": fake_model.base_url, "model": "fake-chat", "max_retries": 1}
         options = {"guild_ids": [fake_discord.guild_id], "cooldown_questions": 50, "edit_interval": 0.3} | discord
+        if setup is not None:
+            options |= setup(fake_discord)
         settings = make_settings(llm=llm if model else {}, discord=options)
         db = await Database.open(f"sqlite+aiosqlite:///{tmp_path / f'ragbot-{len(made)}.sqlite3'}")
         service = build_service(settings, embedder=embedder, faqs=db)

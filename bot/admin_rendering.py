@@ -1,0 +1,162 @@
+"""What moderators see: FAQ entries and pages of them, insight, the sources, a reindex report. Pure functions,
+each result within Discord's limits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.rendering import MESSAGE_LIMIT, Rendered, sources_embed, split_text
+
+if TYPE_CHECKING:
+    from rag.catalog import DocumentRecord
+    from rag.db.records import FaqRecord, Stats
+    from rag.ingest import IngestReport
+
+LINE_CHARS = 120  # a question or title in a list; long ones are cut so a page always fits one message
+URL_CHARS = 200
+MISSING_PERMISSIONS = 403
+PIN_LIST_FULL = 30003  # Discord's error code when a channel has as many pins as it may
+NO_FAQS = (
+    "This server has no FAQ entries yet. Add one with `/faq add`, or open the menu of one of my answers and "
+    "choose **Apps → Pin as FAQ**."
+)
+
+
+def _one_line(text: str, limit: int = LINE_CHARS) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def _short(text: str, limit: int = LINE_CHARS) -> str:
+    """One line cut at `limit` characters, markdown escaped: a question's `*` must not restyle the list."""
+    return discord.utils.escape_markdown(_one_line(text, limit))
+
+
+def _fit(lines: list[str], limit: int = MESSAGE_LIMIT) -> str:
+    """Lines joined; trailing ones dropped (with a note) until the text fits one message."""
+    text = "\n".join(lines)
+    dropped = 0
+    while len(text) > limit and len(lines) > 1:
+        lines = lines[:-1]
+        dropped += 1
+        text = "\n".join([*lines, f"*…{dropped} more not shown*"])
+    return text[:limit]
+
+
+def _percent(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate:.0%}"
+
+
+def _duration(ms: float | None) -> str:
+    if ms is None:
+        return "—"
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+# --- FAQ entries ----------------------------------------------------------------------------------------
+def faq_line(entry: FaqRecord) -> str:
+    sources = len(entry.citations)
+    extras = [f"{sources} source{'s' if sources != 1 else ''}"] if sources else []
+    if entry.pinned_message_id is not None:
+        extras.append("pinned")
+    suffix = f" · *{', '.join(extras)}*" if extras else ""
+    return f"**#{entry.id}** {_short(entry.question)}{suffix}"
+
+
+def render_faq_page(entries: Sequence[FaqRecord], number: int, pages: int, total: int) -> str:
+    if total == 0:
+        return NO_FAQS
+    head = f"📌 **FAQ entries** — {total} in all · page {number}/{pages}"
+    lines = [head, *(faq_line(e) for e in entries)]
+    if not entries:
+        lines.append("*No entries on this page.*")
+    lines.append("-# `/faq show id` shows an entry; `/faq edit id` and `/faq remove id` change it.")
+    return _fit(lines)
+
+
+def render_faq(entry: FaqRecord) -> Rendered:
+    """One entry as its readers get it, with who wrote it; sources as the answer embed shows them."""
+    stamp = int(entry.updated_at.timestamp())
+    footer = f"-# Added by <@{entry.author_id}> · last changed <t:{stamp}:R>"
+    # Question and answer are separate paragraphs, so a long entry is split between them, not inside one.
+    text = f"**FAQ #{entry.id}** · **Q:** {entry.question}\n\n**A:** {entry.answer}\n\n{footer}"
+    return Rendered(tuple(split_text(text)), sources_embed(entry.citations))
+
+
+def saved_text(entry: FaqRecord, *, edited: bool = False) -> str:
+    verb = "Updated" if edited else "Saved"
+    return f"📌 {verb} FAQ entry **#{entry.id}**: {_short(entry.question)}"
+
+
+def pin_failure_text(status: int, code: int) -> str:
+    """Why the message could not be pinned; the entry itself is saved either way."""
+    if code == PIN_LIST_FULL:
+        reason = "this channel's pin list is full. Unpin an old message, then pin this one by hand"
+    elif status == MISSING_PERMISSIONS:
+        reason = "I don't have the Pin Messages permission in this channel"
+    else:
+        reason = f"Discord refused ({status})"
+    return f"⚠️ The entry is saved, but I couldn't pin the message: {reason}."
+
+
+# --- insight -----------------------------------------------------------------------------------------
+def _top(title: str, rows: Sequence[tuple[str, int]], unit: str) -> list[str]:
+    if not rows:
+        return []
+    return [f"**{title}**", *(f"{i}. {_short(q)} ({unit}{n})" for i, (q, n) in enumerate(rows, 1))]
+
+
+def render_stats(stats: Stats, days: int) -> str:
+    since = int(stats.since.timestamp())
+    period = "24 hours" if days == 1 else f"{days} days"
+    answered = stats.questions - stats.refused
+    lines = [
+        f"📊 **The last {period}** (since <t:{since}:f>)",
+        f"**Questions:** {stats.questions}",
+        f"**Refused** (the sources don't cover them): {stats.refused} · {_percent(stats.refusal_rate)}",
+        f"**Answered without a valid citation:** {stats.ungrounded} of {answered} answers"
+        f" · {_percent(stats.ungrounded_rate)}",
+        f"**Votes:** 👍 {stats.up} · 👎 {stats.down} · {_percent(stats.up_ratio)} 👍",
+        f"**Latency:** median {_duration(stats.median_latency_ms)} · 95th percentile {_duration(stats.p95_latency_ms)}",
+    ]
+    lines += _top("Most refused questions", stats.top_refused, "×")
+    lines += _top("Most 👎 questions", stats.top_downvoted, "👎 ")
+    if stats.top_refused or stats.top_downvoted:
+        lines.append("-# Refused questions may need a new source; a pinned FAQ entry can answer a frequent one.")
+    return _fit(lines)
+
+
+# --- the corpus ----------------------------------------------------------------------------------------
+def _source_line(doc: DocumentRecord, *, links: bool) -> str:
+    title = _short(doc.source.title or doc.source.id)
+    url = doc.source.url
+    if links and url and len(url) <= URL_CHARS:
+        title = f"[{title.replace('[', '(').replace(']', ')')}](<{url}>)"
+    date = doc.source.published or "undated"
+    chunks = f"{doc.chunk_count} chunk{'s' if doc.chunk_count != 1 else ''}"
+    return f"• {title} — {date} · {chunks}"
+
+
+def render_sources_page(docs: Sequence[DocumentRecord], number: int, pages: int, total: int) -> str:
+    """Sources with links if the page fits one message with them, else titles alone."""
+    if total == 0:
+        return "No sources are indexed. An administrator can run `/reindex`."
+    head = f"📚 **Indexed sources** — {total} in all · page {number}/{pages}"
+    for links in (True, False):
+        text = "\n".join([head, *(_source_line(d, links=links) for d in docs)])
+        if len(text) <= MESSAGE_LIMIT:
+            return text
+    return _fit([head, *(_source_line(d, links=False) for d in docs)])
+
+
+def render_reindex(report: IngestReport) -> str:
+    lines = [f"🔄 **Reindexed:** {report.summary()}"]
+    if report.failed:
+        lines.append("**Files that could not be indexed:**")
+        for path, reason in report.failed:
+            shown = _one_line(path, 150).replace("`", "'")  # a backtick would end the code span early
+            lines.append(f"• `{shown}` — {_short(reason, 200)}")
+    return _fit(lines)

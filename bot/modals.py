@@ -1,0 +1,102 @@
+"""The form moderators write an FAQ entry in, and turning the passage ids they give into citations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.replies import report_error
+from rag.faq import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS
+
+if TYPE_CHECKING:
+    pass
+
+# Discord's own cap on a text input. The entry limits are lower, but a longer answer being pinned must still
+# fit in the form so the moderator can shorten it there; validate_faq then says what is too long.
+TEXT_INPUT_MAX = 4000
+SOURCES_MAX = 1000
+_ID_SEPARATORS = re.compile(r"[\s,;]+")
+MODAL_TIMEOUT = 15 * 60  # an interaction token's lifetime: a later submit could not be answered anyway
+
+
+@dataclass(frozen=True, slots=True)
+class FaqDraft:
+    """What a moderator submitted. source_ids is None when the form had no sources field (Pin as FAQ)."""
+
+    question: str
+    answer: str
+    source_ids: tuple[str, ...] | None
+
+
+OnSubmit = Callable[[discord.Interaction, FaqDraft], Awaitable[None]]
+
+
+def _prefill(text: str, limit: int = TEXT_INPUT_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+class FaqModal(discord.ui.Modal):
+    def __init__(
+        self,
+        *,
+        title: str,
+        on_submit: OnSubmit,
+        question: str = "",
+        answer: str = "",
+        sources: str | None = None,
+    ) -> None:
+        super().__init__(title=title, timeout=MODAL_TIMEOUT)
+        self._on_submit = on_submit
+        self.question: discord.ui.TextInput[FaqModal] = discord.ui.TextInput(
+            label="Question",
+            custom_id="question",
+            placeholder=f"As members ask it (at most {MAX_QUESTION_CHARS} characters)",
+            default=_prefill(question) or None,
+            max_length=TEXT_INPUT_MAX,
+        )
+        self.answer: discord.ui.TextInput[FaqModal] = discord.ui.TextInput(
+            label="Answer",
+            custom_id="answer",
+            style=discord.TextStyle.paragraph,
+            placeholder=f"Markdown is fine; at most {MAX_ANSWER_CHARS:,} characters",
+            default=_prefill(answer) or None,
+            max_length=TEXT_INPUT_MAX,
+        )
+        self.add_item(self.question)
+        self.add_item(self.answer)
+        self.sources: discord.ui.TextInput[FaqModal] | None = None
+        if sources is not None:
+            self.sources = discord.ui.TextInput(
+                label="Source passage ids (optional)",
+                custom_id="sources",
+                style=discord.TextStyle.paragraph,
+                placeholder="chunk_id values from `ragbot search --json`, separated by spaces or commas",
+                default=sources or None,
+                required=False,
+                max_length=SOURCES_MAX,
+            )
+            self.add_item(self.sources)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        ids = parse_chunk_ids(self.sources.value) if self.sources is not None else None
+        await self._on_submit(interaction, FaqDraft(self.question.value, self.answer.value, ids))
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+        await report_error(interaction, error)
+
+
+def parse_chunk_ids(text: str) -> tuple[str, ...]:
+    """Ids separated by spaces, commas or semicolons; order kept, repeats dropped."""
+    return tuple(dict.fromkeys(part for part in _ID_SEPARATORS.split(text) if part))
+
+
+def unknown_ids_text(unknown: Sequence[str]) -> str:
+    listed = ", ".join(f"`{i[:40]}`" for i in unknown[:10]) + (" …" if len(unknown) > 10 else "")
+    return (
+        f"⚠️ These source ids are not in the index: {listed}. Nothing was saved. "
+        "Passage ids are the `chunk_id` values `ragbot search --json` prints."
+    )
