@@ -232,7 +232,7 @@ def doctor() -> None:
 
 @app.command("eval")
 def eval_(
-    golden: Annotated[Path, typer.Option("--golden", help="The golden set.")] = Path("eval/golden.yaml"),
+    golden: Annotated[Path, typer.Argument(help="The golden set (YAML).")] = Path("eval/golden.yaml"),
     k: Annotated[int, typer.Option("--k", min=1, max=50, help="Passages retrieved per question.")] = 5,
     scripted: Annotated[bool, typer.Option("--scripted", help="Use the deterministic local model.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
