@@ -225,3 +225,13 @@ async def test_an_expired_interaction_token_falls_back_to_the_channel(harness_fa
     [message] = [m for m in _bot_replies(h, h.discord.channel_id) if m["content"] == ANSWER]
     assert message["embeds"][0]["title"] == "Sources"
     assert not [c for c in h.discord.interaction_responses(ix) if c.method == "PATCH" and _is_final(c)]
+
+
+async def test_a_reasoning_model_shows_thinking_then_the_answer(harness_factory) -> None:  # type: ignore[no-untyped-def]
+    h = await harness_factory(threads=False)
+    h.model.enqueue_reply(ANSWER, reasoning="SECRET weighing of the sources " * 4, chunk_size=8, chunk_delay=0.05)
+    await h.discord.send_message(h.discord.channel_id, FOUNDER, mentions_bot=True)
+    await h.discord.wait_for_call(_is_final, 15)
+    edits = [c.json.get("content", "") for c in h.discord.calls if c.method == "PATCH" and "/messages/" in c.path]
+    assert any("thinking…" in e for e in edits[:-1]) and edits[-1] == ANSWER
+    assert all("SECRET" not in e for e in edits)
