@@ -211,9 +211,20 @@ async def _evaluate(service: RagService, question: GoldenQuestion, k: int) -> Qu
         failures.append(f"error: {exc}")
     facts_ok, cited, valid, problems = score_answer(question, answer, known)
     refused, text = (answer.refused, answer.text) if answer is not None else (False, "")
-    seconds, failures = time.perf_counter() - start, (*failures, *problems)
+    seconds = time.perf_counter() - start
     return QuestionResult(
-        question.id, question.kind, query, hit, rank, refused, facts_ok, cited, valid, seconds, failures, text
+        question.id,
+        question.kind,
+        query,
+        hit,
+        rank,
+        refused,
+        facts_ok,
+        cited,
+        valid,
+        seconds,
+        (*failures, *problems),
+        text,
     )
 
 
@@ -291,7 +302,7 @@ def score_answer(
     return facts_ok, cited, valid, [*failures, *problems]
 
 
-def _share(hits: int, total: int) -> float | None:
+def _share(hits: float, total: int) -> float | None:
     return hits / total if total else None
 
 

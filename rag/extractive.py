@@ -71,8 +71,8 @@ def extractive_answer(
     if not result.relevant or not result.passages:
         return refusal(result)
     passages = list(result.passages[:max_passages])
-    top = {p.chunk.chunk_id for p in passages}
-    claims = {claim for correction, claim in result.pairs if correction in top}
+    shown = {p.chunk.chunk_id for p in passages}
+    claims = {claim for correction, claim in result.pairs if correction in shown}
     passages += [p for p in result.passages[max_passages:] if p.chunk.chunk_id in claims]
     candidates = [
         (pi, s) for pi, p in enumerate(passages) for s in split_sentences(p.chunk.text) if len(s) >= _MIN_SENTENCE_CHARS

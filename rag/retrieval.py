@@ -55,7 +55,7 @@ ClaimFinder = Callable[[Passage, str], "Passage | None"]
 
 def pair_corrections(
     chosen: Sequence[Passage], corrects: dict[str, set[str]], claim_for: ClaimFinder, k: int
-) -> list[Passage]:
+) -> tuple[list[Passage], list[tuple[str, str]]]:
     """When a chosen passage comes from a source that corrects another (front matter `corrects:`), the
     passage of the corrected source it is about joins it, so an answer can cite the claim and its correction
     side by side. Room is made by dropping the weakest passage that is neither side of a pair. Returns the

@@ -65,4 +65,5 @@ class OpenAIEmbedder:
         matrix = np.asarray(rows, dtype=np.float32)
         self._dimension = matrix.shape[1]
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        return matrix / np.clip(norms, 1e-12, None)
+        unit: npt.NDArray[np.float32] = matrix / np.clip(norms, 1e-12, None)
+        return unit

@@ -57,8 +57,8 @@ def retry_after_seconds(headers: Any) -> float | None:
 
 def backoff_delay(attempt: int, retry_after: float | None) -> float:
     if retry_after is not None:
-        return min(retry_after, _MAX_RETRY_AFTER) + random.uniform(0, 0.1)
-    base = min(_MAX_BACKOFF, 0.5 * 2**attempt)
+        return float(min(retry_after, _MAX_RETRY_AFTER)) + random.uniform(0, 0.1)
+    base = min(_MAX_BACKOFF, 0.5 * 2.0**attempt)
     return base / 2 + random.uniform(0, base / 2)  # "equal jitter": spread out, never zero
 
 

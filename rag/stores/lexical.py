@@ -90,7 +90,8 @@ class LexicalIndex:
         tmp.replace(folder / "ids.json")
 
     def _tokens(self, text: str) -> list[str]:
-        return bm25s.tokenize([text], stopwords="en", stemmer=self._stem, show_progress=False, return_ids=False)[0]
+        tokens = bm25s.tokenize([text], stopwords="en", stemmer=self._stem, show_progress=False, return_ids=False)
+        return [str(t) for t in tokens[0]]
 
     def query(self, text: str, n: int) -> list[tuple[str, float]]:
         """(chunk_id, BM25 score), best first; only chunks sharing at least one term."""
