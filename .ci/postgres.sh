@@ -68,6 +68,9 @@ BEGIN
     END IF;
 END
 \$\$;
+-- DROP DATABASE ... WITH (FORCE) must be able to end a background worker (e.g. autovacuum) still attached
+-- to a test database, or dropping it fails now and then.
+GRANT pg_signal_backend TO $ROLE;
 SQL
 if [ "$(psql_admin -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$DATABASE'")" != "1" ]; then
     psql_admin -d postgres -c "CREATE DATABASE $DATABASE OWNER $ROLE" >&2

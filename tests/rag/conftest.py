@@ -3,6 +3,7 @@ when RAGBOT_TEST_POSTGRES_URL names a server (`eval "$(bash .ci/postgres.sh)"`; 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -50,7 +51,19 @@ async def db_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
     try:
         yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await _drop_database(name)
+
+
+async def _drop_database(name: str, attempts: int = 10) -> None:
+    """A background worker (autovacuum) may still be attached for a moment: try again before giving up."""
+    for attempt in range(attempts):
+        try:
+            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.3)
 
 
 @pytest.fixture
