@@ -24,8 +24,9 @@ from fakes.discord_server import FakeDiscord  # noqa: E402
 from fakes.openai_server import FakeOpenAI, quote_sources  # noqa: E402
 
 from bot.client import create_bot  # noqa: E402
+from curation.db import Database  # noqa: E402
+from curation.faq import FaqBook  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.db import Database  # noqa: E402
 from rag.service import build_service  # noqa: E402
 
 LATENCY = 0.3
@@ -73,7 +74,8 @@ async def run(max_concurrent: int, work: Path) -> dict[str, float]:
                 discord={"guild_ids": [fake.guild_id], "cooldown_questions": 100, "max_concurrent": max_concurrent},
             )
             db = await Database.open(f"sqlite+aiosqlite:///{work / f'ragbot-{max_concurrent}.sqlite3'}")
-            service = build_service(settings, faqs=db)
+            service = build_service(settings)
+            service.faqs = FaqBook(db, service.index.embedder, settings.faq.threshold)
             await service.prepare()
             bot = create_bot(service=service, config=settings.discord, db=db, guild_ready_timeout=0.1)
             await bot.login("bench")

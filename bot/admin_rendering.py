@@ -11,8 +11,8 @@ import discord
 from bot.rendering import MESSAGE_LIMIT, Rendered, sources_embed, split_text
 
 if TYPE_CHECKING:
+    from curation.db.records import FaqRecord, Stats
     from rag.catalog import DocumentRecord
-    from rag.db.records import FaqRecord, Stats
     from rag.ingest import IngestReport
 
 LINE_CHARS = 120  # a question or title in a list; long ones are cut so a page always fits one message

@@ -17,8 +17,8 @@ from bot.paging import PageButton
 from bot.views import SourcesButton, VoteButton
 
 if TYPE_CHECKING:
+    from curation.db import Database
     from rag.config import DiscordSettings
-    from rag.db import Database
     from rag.service import RagService
 
 log = logging.getLogger(__name__)

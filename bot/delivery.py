@@ -20,7 +20,7 @@ from rag.errors import BackendError, UserFacingError
 from rag.types import Answer, Delta, Final, Thinking
 
 if TYPE_CHECKING:
-    from rag.db import Database
+    from curation.db import Database
     from rag.prompting import Turn
     from rag.service import RagService
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.replies import report_error
-from rag.faq import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS
+from curation.faq import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS
 
 if TYPE_CHECKING:
     pass

@@ -128,7 +128,10 @@ class DatabaseSettings(BaseModel):
     # Unset: SQLite at <data_dir>/ragbot.sqlite3. postgresql+asyncpg://user:pass@host/db for several bot processes.
     url: SecretStr | None = None  # a secret: a PostgreSQL URL carries its password
     echo: bool = False  # log every SQL statement (debugging)
-    faq_threshold: float = Field(0.75, ge=0, le=1)  # FAQ match score (0.7 cosine + 0.3 word overlap) to answer
+
+
+class FaqSettings(BaseModel):
+    threshold: float = Field(0.75, ge=0, le=1)  # FAQ match score (0.7 cosine + 0.3 word overlap) to answer
 
 
 class Settings(BaseSettings):
@@ -145,6 +148,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     discord: DiscordSettings = DiscordSettings()
     database: DatabaseSettings = DatabaseSettings()
+    faq: FaqSettings = FaqSettings()
     llm: LLMSettings = LLMSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     chroma: ChromaSettings = ChromaSettings()

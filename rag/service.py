@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,7 +14,6 @@ from rag.answering import generate
 from rag.dates import mark_outdated
 from rag.errors import BackendError, QuestionError
 from rag.extractive import extractive_answer, refusal
-from rag.faq import FaqMatcher
 from rag.index import open_index
 from rag.ingest import IngestReport, ProgressHook, ingest
 from rag.llm import build_chat_model
@@ -23,20 +22,14 @@ from rag.retrieval import Retriever
 from rag.types import Answer, AnswerEvent, Final
 
 if TYPE_CHECKING:
+    from rag.approved import ApprovedAnswers
     from rag.config import ChunkingSettings, LLMSettings, RetrievalSettings, Settings
-    from rag.db import FaqRecord
     from rag.embeddings import Embedder
     from rag.index import Index
     from rag.llm import ChatModel
     from rag.types import SearchResult
 
 log = logging.getLogger(__name__)
-
-
-class FaqSource(Protocol):
-    """Where moderator-approved answers come from (the database)."""
-
-    async def faqs_for_guild(self, guild_id: int) -> list[FaqRecord]: ...
 
 
 def validate_question(question: str, max_chars: int) -> str:
@@ -60,8 +53,7 @@ class RagService:
         corpus_dir: Path,
         llm: LLMSettings,
         chat: ChatModel | None = None,
-        faqs: FaqSource | None = None,
-        faq_threshold: float = 0.75,
+        faqs: ApprovedAnswers | None = None,
     ) -> None:
         self.index = index
         self.retrieval = retrieval
@@ -71,7 +63,6 @@ class RagService:
         self.chat = chat
         self.retriever = Retriever(index, retrieval)
         self.faqs = faqs
-        self.faq_matcher = FaqMatcher(index.embedder, faq_threshold)
 
     async def aclose(self) -> None:
         if self.chat is not None:
@@ -146,14 +137,9 @@ class RagService:
         """The guild's FAQ entry for this question, as an answer; only that guild's entries are considered."""
         if guild_id is None or self.faqs is None:
             return None
-        entries = await self.faqs.faqs_for_guild(guild_id)
-        if not entries:
+        entry = await self.faqs.find(question, guild_id)
+        if entry is None:
             return None
-        match = await asyncio.to_thread(self.faq_matcher.match, question, entries)
-        if match is None:
-            return None
-        entry, score = match
-        log.info("FAQ %d answered %r (score %.2f)", entry.id, question[:80], score)
         return Answer(entry.answer, entry.citations, bool(entry.citations), False, "faq", faq_id=entry.id)
 
     async def standalone_query(self, question: str, history: Sequence[Turn]) -> str:
@@ -206,10 +192,11 @@ def build_service(
     *,
     embedder: Embedder | None = None,
     chat: ChatModel | None = None,
-    faqs: FaqSource | None = None,
+    faqs: ApprovedAnswers | None = None,
+    index: Index | None = None,
 ) -> RagService:
-    """Open the index under the data dir, build the chat model (if configured) and the service on them."""
-    index = open_index(settings, embedder=embedder)
+    """Open the index under the data dir (unless given), build the chat model (if configured) and the service."""
+    index = index if index is not None else open_index(settings, embedder=embedder)
     return RagService(
         index=index,
         retrieval=settings.retrieval,
@@ -218,5 +205,4 @@ def build_service(
         llm=settings.llm,
         chat=chat if chat is not None else build_chat_model(settings.llm),
         faqs=faqs,
-        faq_threshold=settings.database.faq_threshold,
     )

@@ -14,6 +14,8 @@ from helpers import ARTICLE, CORPUS, REPO
 from rag.config import Settings
 from rag.embeddings.onnx import OnnxEmbedder
 
+pytest_plugins = ["db_fixtures"]
+
 _MODEL_DIR = Path(
     os.environ.get("RAGBOT_EMBEDDING__MODEL_DIR") or REPO.parent / "shared" / "models" / "all-MiniLM-L6-v2" / "onnx"
 )

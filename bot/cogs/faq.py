@@ -25,7 +25,7 @@ from rag.errors import UserFacingError
 
 if TYPE_CHECKING:
     from bot.client import RagBot
-    from rag.db.records import FaqRecord, StoredAnswer
+    from curation.db.records import FaqRecord, StoredAnswer
     from rag.types import Citation
 
 log = logging.getLogger(__name__)

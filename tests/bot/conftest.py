@@ -15,8 +15,9 @@ from fakes.discord_server import FakeDiscord, InteractionOutcome, SentInteractio
 from fakes.openai_server import FakeOpenAI
 
 from bot.client import RagBot, create_bot
+from curation.db import Database
+from curation.faq import FaqBook
 from rag.config import Settings
-from rag.db import Database
 from rag.embeddings.onnx import OnnxEmbedder
 from rag.service import RagService, build_service
 
@@ -98,7 +99,7 @@ async def harness_factory(
             options |= setup(fake_discord)
         settings = make_settings(llm=llm if model else {}, discord=options)
         db = await Database.open(f"sqlite+aiosqlite:///{tmp_path / f'ragbot-{len(made)}.sqlite3'}")
-        service = build_service(settings, embedder=embedder, faqs=db)
+        service = build_service(settings, embedder=embedder, faqs=FaqBook(db, embedder, settings.faq.threshold))
         service.prepare_sync()
         harness = Harness(fake_discord, fake_model, settings, service, db)
         made.append(harness)

@@ -19,10 +19,10 @@ from bot.admin_rendering import (
 from bot.modals import parse_chunk_ids
 from bot.paging import Page, clamp_page, page_count, page_view
 from bot.rendering import EMBED_TOTAL_LIMIT, MESSAGE_LIMIT
+from curation.db.records import FaqRecord, Stats
+from curation.faq import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS
 from rag.catalog import DocumentRecord
 from rag.citations import citations_from_chunks
-from rag.db.records import FaqRecord, Stats
-from rag.faq import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS
 from rag.ingest import IngestReport
 from rag.types import Chunk, Citation, SourceInfo
 

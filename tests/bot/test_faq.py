@@ -10,7 +10,7 @@ from bot.admin_rendering import NO_FAQS
 from bot.cogs.faq import NOT_AN_ANSWER, PINNED
 from bot.permissions import NOT_MODERATOR
 from bot.rendering import FAQ_LABEL
-from rag.faq import MAX_ANSWER_CHARS
+from curation.faq import MAX_ANSWER_CHARS
 
 FOUNDER = "Who founded DeepSeek?"
 PARAPHRASE = "who set up deepseek?"

@@ -2,14 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fakes.openai_server import FakeOpenAI
-from helpers import ARTICLE_ID, REPO
+from helpers import ARTICLE_ID
 
 from rag.config import Settings
 from rag.embeddings.onnx import OnnxEmbedder
@@ -195,9 +193,3 @@ def test_vectors_are_added_once_a_model_becomes_available(
     assert index.missing_vectors() == index.catalog.all_chunk_ids() != set()
     report = ingest(index, [article_corpus], settings.chunking)
     assert report.chunks_embedded == len(index.catalog.all_chunk_ids()) and not index.missing_vectors()
-
-
-def test_rag_never_imports_discord() -> None:
-    code = "import sys, rag, rag.cli, rag.service, rag.retrieval, rag.ingest; print('discord' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
-    assert result.stdout.strip() == "False"

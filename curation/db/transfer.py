@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag.db.records import FaqRecord, citations_from_json, citations_to_json, question_key
+from curation.db.records import FaqRecord, citations_from_json, citations_to_json, question_key
+from curation.faq import validate_faq
 from rag.errors import UserFacingError
-from rag.faq import validate_faq
 from rag.types import Citation
 
 FORMAT = 1

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.db import Database, FaqRecord, resolve_url
+from curation.db import Database, FaqRecord, resolve_url
+from curation.faq import FaqMatcher, asks_differently, lexical_overlap, validate_faq
 from rag.embeddings.onnx import OnnxEmbedder
 from rag.errors import UserFacingError
-from rag.faq import FaqMatcher, asks_differently, lexical_overlap, validate_faq
 
 GUILD_A, GUILD_B = 1001, 2002
 

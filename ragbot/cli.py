@@ -19,10 +19,10 @@ from rich.table import Table
 
 from rag.config import Settings, load_settings
 from rag.errors import ConfigError, RagError, UserFacingError
-from rag.terminal import answer_json, render_answer, render_stats, search_json
+from ragbot.terminal import answer_json, render_answer, render_stats, search_json
 
 if TYPE_CHECKING:
-    from rag.db import Database
+    from curation.db import Database
     from rag.ingest import IngestReport, ProgressHook
     from rag.service import RagService
     from rag.types import Answer
@@ -218,7 +218,7 @@ async def _ask(service: RagService, question: str, *, live: bool) -> Answer:
 @app.command()
 def doctor() -> None:
     """Check configuration, embedding model, store and index; each line says OK or the exact problem."""
-    from rag.doctor import run_checks
+    from ragbot.doctor import run_checks
 
     settings = _settings()
     ok = True
@@ -285,13 +285,10 @@ app.add_typer(faq_app, name="faq")
 
 
 async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    from rag.db import Database, resolve_url
+    from ragbot.wiring import open_database
 
-    db = await Database.open(resolve_url(settings.data_dir, settings.database.url), echo=settings.database.echo)
-    try:
+    async with open_database(settings) as db:
         return await work(db)
-    finally:
-        await db.close()
 
 
 @faq_app.command("export")
@@ -356,7 +353,7 @@ def run() -> None:
     settings = _settings()
 
     def start() -> None:
-        from bot.app import run_bot  # the Discord layer loads only for this command
+        from ragbot.runner import run_bot  # the Discord layer loads only for this command
 
         asyncio.run(run_bot(settings))
 

@@ -15,8 +15,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import inspect
 from sqlalchemy.engine import URL, Connection
 
-from rag.db.engine import WRITE_OPTION, create_engine, describe, is_sqlite
-from rag.db.models import VERSION_TABLE, Base
+from curation.db.engine import WRITE_OPTION, create_engine, describe, is_sqlite
+from curation.db.models import VERSION_TABLE, Base
 from rag.errors import DatabaseError
 
 log = logging.getLogger(__name__)

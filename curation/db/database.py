@@ -22,10 +22,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from rag.db import schema, transfer
-from rag.db.engine import WRITE_OPTION, create_engine, describe, is_sqlite, parse_url
-from rag.db.models import AnswerLog, FaqEntry, Vote
-from rag.db.records import (
+from curation.db import schema, transfer
+from curation.db.engine import WRITE_OPTION, create_engine, describe, is_sqlite, parse_url
+from curation.db.models import AnswerLog, FaqEntry, Vote
+from curation.db.records import (
     FaqRecord,
     Stats,
     StoredAnswer,
@@ -33,9 +33,9 @@ from rag.db.records import (
     citations_to_json,
     question_key,
 )
-from rag.db.stats import compute_stats
+from curation.db.stats import compute_stats
+from curation.faq import validate_faq
 from rag.errors import DatabaseError
-from rag.faq import validate_faq
 from rag.types import Answer, Citation
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rag.db import Database
-from rag.db.records import question_key
+from curation.db import Database
+from curation.db.records import question_key
 from rag.errors import UserFacingError
 from rag.types import Answer, Citation, Usage
 

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rag.db.models import AnswerLog, Vote
-from rag.db.records import Stats
+from curation.db.models import AnswerLog, Vote
+from curation.db.records import Stats
 
 
 async def compute_stats(

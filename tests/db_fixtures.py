@@ -14,7 +14,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from rag.db import Database, resolve_url
+from curation.db import Database, resolve_url
 
 # Read at import: the autouse fixture in tests/conftest.py clears every RAGBOT_* variable before each test runs.
 POSTGRES_URL = os.environ.get("RAGBOT_TEST_POSTGRES_URL", "")

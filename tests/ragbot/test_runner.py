@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from fakes.discord_server import FakeDiscord
 
-from bot.app import run_bot
 from bot.client import ShardedRagBot
 from rag.errors import ConfigError
+from ragbot.runner import run_bot
 
 
 def test_missing_token_is_one_clear_line(tmp_path: Path, model_dir: Path, article_corpus: Path) -> None:

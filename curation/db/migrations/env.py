@@ -1,4 +1,4 @@
-"""Alembic's environment. At run time rag.db.schema passes an open connection in `config.attributes`; the
+"""Alembic's environment. At run time curation.db.schema passes an open connection in `config.attributes`; the
 alembic command line (for writing new revisions) passes a URL instead: `alembic -x url=sqlite+aiosqlite:///x.db`."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from rag.db.models import VERSION_TABLE, Base
+from curation.db.models import VERSION_TABLE, Base
 
 
 def _run(connection: Connection) -> None:

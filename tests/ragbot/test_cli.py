@@ -156,7 +156,7 @@ async def test_ask_json_with_a_model(env: dict[str, str], tmp_path: Path) -> Non
 
 
 async def test_stats_and_faq_transfer_commands(env: dict[str, str], tmp_path: Path) -> None:
-    from rag.db import Database, resolve_url
+    from curation.db import Database, resolve_url
     from rag.types import Answer, Citation
 
     db = await Database.open(resolve_url(Path(env["RAGBOT_DATA_DIR"])))

@@ -1,9 +1,11 @@
 """FAQ entries: validating what moderators write, and matching a question against a guild's entries.
 
-Every question is matched against its guild's FAQ before retrieval; a match is answered with the entry."""
+Every question is matched against its guild's FAQ before retrieval (the core asks `FaqBook.find` through its
+`ApprovedAnswers` protocol); a match is answered with the entry."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import threading
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from rag.approved import ApprovedAnswer
 from rag.citations import terms
 from rag.errors import EmbeddingError, UserFacingError
 
@@ -18,7 +21,8 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from rag.db.records import FaqRecord
+    from curation.db import Database
+    from curation.db.records import FaqRecord
     from rag.embeddings import Embedder
 
 log = logging.getLogger(__name__)
@@ -26,7 +30,6 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 300
 # An entry is shown as "**Q:** question\n**A:** answer" plus a footer; 1,800 leaves room under Discord's 2,000.
 MAX_ANSWER_CHARS = 1800
-DEFAULT_THRESHOLD = 0.75
 # Without embeddings only near-identical wording is safe: "Who founded OpenAI?" shares 2 of 3 content words
 # with "Who founded DeepSeek?" (Dice 0.67), so the bar sits above that.
 LEXICAL_ONLY_THRESHOLD = 0.8
@@ -85,7 +88,7 @@ class FaqMatcher:
     def __init__(
         self,
         embedder: Embedder | None,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float,
         *,
         lexical_threshold: float = LEXICAL_ONLY_THRESHOLD,
     ) -> None:
@@ -141,3 +144,22 @@ class FaqMatcher:
                     del self._vectors[key]
                 self._vectors.update((keys[i], fresh[j]) for j, i in enumerate(missing))
         return [known[k] for k in keys]
+
+
+class FaqBook:
+    """The guild's FAQ entries in the database, matched with FaqMatcher: what the core asks before retrieval."""
+
+    def __init__(self, db: Database, embedder: Embedder | None, threshold: float) -> None:
+        self.db = db
+        self.matcher = FaqMatcher(embedder, threshold)
+
+    async def find(self, question: str, guild_id: int) -> ApprovedAnswer | None:
+        entries = await self.db.faqs_for_guild(guild_id)
+        if not entries:
+            return None
+        match = await asyncio.to_thread(self.matcher.match, question, entries)
+        if match is None:
+            return None
+        entry, score = match
+        log.info("FAQ %d answered %r (score %.2f)", entry.id, question[:80], score)
+        return ApprovedAnswer(entry.id, entry.question, entry.answer, entry.citations)

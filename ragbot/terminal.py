@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rag.db import Stats
+    from curation.db import Stats
     from rag.types import Answer, SearchResult
 
 

@@ -1,5 +1,5 @@
-"""`ragbot run`: the wiring, in one place. Opens the service and the feedback store, starts the bot, and
-shuts down cleanly on SIGINT/SIGTERM."""
+"""`ragbot run`: opens the app (database and service) through the wiring, starts the bot with its
+dependencies passed keyword-only, and shuts down cleanly on SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.client import create_bot
-from rag.db import Database, resolve_url
 from rag.errors import ConfigError
-from rag.service import build_service
+from ragbot.wiring import open_app
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -25,13 +24,11 @@ async def run_bot(settings: Settings) -> None:
     token = settings.discord.token
     if token is None or not token.get_secret_value().strip():
         raise ConfigError("RAGBOT_DISCORD__TOKEN: not set (the bot token from the Discord developer portal)")
-    db = await Database.open(resolve_url(settings.data_dir, settings.database.url), echo=settings.database.echo)
-    service = build_service(settings, faqs=db)
-    try:
-        report = await service.prepare()
+    async with open_app(settings) as app:
+        report = await app.service.prepare()
         if report is not None:
             log.warning("indexed the corpus: %s", report.summary())
-        bot = create_bot(service=service, config=settings.discord, db=db)
+        bot = create_bot(service=app.service, config=settings.discord, db=app.db)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
@@ -48,6 +45,3 @@ async def run_bot(settings: Settings) -> None:
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-    finally:
-        await service.aclose()
-        await db.close()

@@ -4,7 +4,7 @@ SQLite under the data dir by default; PostgreSQL for deployments that run severa
 
 from __future__ import annotations
 
-from rag.db.database import Database, resolve_url
-from rag.db.records import FaqRecord, Stats, StoredAnswer
+from curation.db.database import Database, resolve_url
+from curation.db.records import FaqRecord, Stats, StoredAnswer
 
 __all__ = ["Database", "FaqRecord", "Stats", "StoredAnswer", "resolve_url"]

@@ -20,10 +20,10 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from curation.db import Database, resolve_url
+from curation.db.models import VERSION_TABLE, Base
+from curation.db.schema import MIGRATIONS, current_revision, head_revision, prepare
 from rag.config import Settings, load_settings
-from rag.db import Database, resolve_url
-from rag.db.models import VERSION_TABLE, Base
-from rag.db.schema import MIGRATIONS, current_revision, head_revision, prepare
 from rag.errors import DatabaseError
 
 GUILD_A = 111_111_111_111_111_111
@@ -45,7 +45,7 @@ def _digest(path: Path) -> str:
 async def test_migrations_create_the_models_schema_and_a_second_open_changes_nothing(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level("INFO", logger="rag.db.schema")
+    caplog.set_level("INFO", logger="curation.db.schema")
     first = await Database.open(db_url)
     await first.close()
     assert "upgrading the schema from nothing to 0001" in caplog.text
@@ -194,10 +194,10 @@ def test_the_database_setting_defaults_to_sqlite_in_the_data_dir(
         == f"sqlite+aiosqlite:///{settings.data_dir}/ragbot.sqlite3"
     )
     monkeypatch.setenv("RAGBOT_DATABASE__URL", "postgresql://bot:s3cret@db.internal/ragbot")
-    monkeypatch.setenv("RAGBOT_DATABASE__FAQ_THRESHOLD", "0.8")
+    monkeypatch.setenv("RAGBOT_FAQ__THRESHOLD", "0.8")
     settings = load_settings(_env_file=None)
     assert resolve_url(settings.data_dir, settings.database.url) == "postgresql://bot:s3cret@db.internal/ragbot"
-    assert settings.database.faq_threshold == 0.8 and "s3cret" not in repr(settings)
+    assert settings.faq.threshold == 0.8 and "s3cret" not in repr(settings)
 
 
 @pytest.mark.parametrize(

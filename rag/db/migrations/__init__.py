@@ -1,1 +1,0 @@
-"""Alembic migrations, run by rag.db.schema at start-up (a package so that they ship with the code)."""
