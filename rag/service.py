@@ -122,7 +122,7 @@ class RagService:
         also = [text] if query != text else []
         result = await asyncio.to_thread(lambda: self.retriever.search(query, also=also))
         if self.chat is None:
-            yield Final(self._dated(await asyncio.to_thread(self._extractive, text, result)))
+            yield Final(self._dated(await asyncio.to_thread(self.extractive, text, result)))
             return
         if not result.relevant:
             yield Final(refusal(result, mode="generative"))
@@ -157,7 +157,8 @@ class RagService:
                 log.warning("follow-up rewrite failed, using the heuristic: %s", exc)
         return followup_heuristic(question, earlier[-1].content)
 
-    def _extractive(self, question: str, result: SearchResult) -> Answer:
+    def extractive(self, question: str, result: SearchResult) -> Answer:
+        """The answer given without a model (blocking: it embeds sentences)."""
         return extractive_answer(question, result, self._score_sentences)
 
     def _similarity(self, claim: str, sentences: Sequence[str]) -> list[float]:

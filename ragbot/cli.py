@@ -230,25 +230,40 @@ def doctor() -> None:
         raise typer.Exit(1)
 
 
+DEFAULT_EVAL_FILES = [Path("eval/dev.yaml"), Path("eval/heldout.yaml")]
+
+
 @app.command("eval")
 def eval_(
-    golden: Annotated[Path, typer.Argument(help="The golden set (YAML).")] = Path("eval/golden.yaml"),
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Question files (YAML); the last is the held-out part --check gates on."),
+    ] = None,
     k: Annotated[int, typer.Option("--k", min=1, max=50, help="Passages retrieved per question.")] = 5,
     scripted: Annotated[bool, typer.Option("--scripted", help="Use the deterministic local model.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
-    check: Annotated[bool, typer.Option("--check", help="Exit 1 if a threshold fails.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if the held-out part misses a threshold.")] = False,
     min_recall: Annotated[float, typer.Option(help="Threshold for recall@k.")] = 0.9,
     min_refusal: Annotated[float, typer.Option(help="Threshold for out-of-scope refusals.")] = 0.9,
     min_citation_validity: Annotated[float, typer.Option(help="Threshold for valid citations.")] = 1.0,
 ) -> None:
-    """Run the golden set: retrieval recall and MRR, refusals, citation validity, facts in answers."""
-    from rag.evaluation import EvalReport, check_thresholds, load_golden, render_report, report_json, run_eval
+    """Run the dev and held-out questions side by side: recall@1/@k, MRR, conflicts, refusals, facts (95% CIs)."""
+    from rag.eval_compare import (
+        HELDOUT_GATE,
+        Evaluation,
+        check_gate,
+        evaluate_files,
+        evaluation_json,
+        render_evaluation,
+    )
+    from rag.evaluation import check_thresholds, load_golden
     from rag.llm.scripted import ScriptedChatModel
 
     settings = _settings()
+    paths = files or DEFAULT_EVAL_FILES
 
-    def run() -> EvalReport:
-        questions = load_golden(golden)  # a bad file fails before any indexing
+    def run() -> Evaluation:
+        questions = {p.stem: load_golden(p) for p in paths}  # a bad file fails before any indexing
         from rag.service import build_service
 
         service = build_service(settings, chat=ScriptedChatModel() if scripted else None)
@@ -257,23 +272,24 @@ def eval_(
         if ingested is not None:
             _print_report(ingested)
 
-        async def evaluate() -> EvalReport:
+        async def evaluate() -> Evaluation:
             try:
-                return await run_eval(service, questions, k=k)
+                return await evaluate_files(service, questions, k=k)
             finally:
                 await service.aclose()
 
         return asyncio.run(evaluate())
 
-    report = _guard(run)
+    evaluation = _guard(run)
     if as_json:
-        print(json.dumps(report_json(report), ensure_ascii=False))
+        print(json.dumps(evaluation_json(evaluation), ensure_ascii=False))
     else:
-        out.print(render_report(report), markup=False)
+        out.print(render_evaluation(evaluation), markup=False)
     if check:
+        report, part = evaluation.gated
         failed = check_thresholds(
             report, recall=min_recall, refusal=min_refusal, citation_validity=min_citation_validity
-        )
+        ) + check_gate(part, HELDOUT_GATE)
         for line in failed:
             err.print(f"[red]below threshold:[/] {line}")
         if failed:
