@@ -111,7 +111,6 @@ class DiscordSettings(BaseModel):
     max_concurrent: int = Field(8, ge=1, le=256)  # answers generated at once; the rest queue
     max_queue: int = Field(100, ge=0)  # waiting answers beyond this are turned away with a notice
     history_messages: int = Field(10, ge=0, le=50)  # earlier messages of a reply chain or thread to include
-    history_tokens: int = Field(1500, ge=0)
     shutdown_grace: float = Field(20.0, ge=0)  # seconds in-flight answers get to finish on SIGTERM
     message_content: bool = True  # the privileged intent; thread follow-ups without a mention need it
     moderator_role_ids: list[int] = Field(default_factory=list)  # besides members with Manage Messages
