@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import openai
 
 from rag.errors import BackendError, ConfigError
-from rag.llm import ChatEvent, Message, ReasoningPiece, StreamCut, TextPiece, UsageReport
+from rag.llm import ChatEvent, Delta, Message, StreamCut, Thinking, UsageReport
 from rag.llm.presets import PRESETS, Preset
 from rag.llm.think import ThinkSplitter, strip_think
 from rag.types import Usage
@@ -246,14 +246,14 @@ def _events(chunk: Any, splitter: ThinkSplitter) -> list[ChatEvent]:
     delta = chunk.choices[0].delta
     reasoning = _reasoning_of(delta)
     if reasoning:
-        events.append(ReasoningPiece(reasoning))
+        events.append(Thinking(reasoning))
     for is_reasoning, text in splitter.feed(delta.content or ""):
-        events.append(ReasoningPiece(text) if is_reasoning else TextPiece(text))
+        events.append(Thinking(text) if is_reasoning else Delta(text))
     return events
 
 
 def _flush(splitter: ThinkSplitter) -> list[ChatEvent]:
-    return [ReasoningPiece(t) if is_reasoning else TextPiece(t) for is_reasoning, t in splitter.flush()]
+    return [Thinking(t) if is_reasoning else Delta(t) for is_reasoning, t in splitter.flush()]
 
 
 def _reasoning_of(delta: Any) -> str:
