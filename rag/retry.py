@@ -170,7 +170,7 @@ class _Budget:
     def _give_up(self, error: BackendError, asked: float | None, wait: float) -> BackendError:
         cap = f"{self.policy.wait_setting} = {self.policy.max_wait:g} s" if self.policy.wait_setting else "the cap"
         if asked is not None and asked == wait:
-            shown = "a very long time" if math.isinf(asked) else f"{asked:.0f} s"
+            shown = "a very long time" if math.isinf(asked) else f"{asked:.1f}".removesuffix(".0") + " s"
             reason = f"the provider asked to wait {shown} before retrying, longer than one answer may wait ({cap})"
         else:
             reason = f"gave up after waiting {self.waited:.1f} s in all ({cap})"
