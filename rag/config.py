@@ -95,7 +95,7 @@ class LLMSettings(LLMEndpoint):
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(120.0, gt=0)  # longest wait for the next streamed piece
     max_retries: int = Field(3, ge=0, le=10)  # per model and question: at most max_retries + 1 requests
-    max_wait: float = Field(20.0, ge=0, le=600)  # seconds one answer may spend waiting between retries, per model
+    max_wait: float = Field(20.0, ge=0, le=600)  # no retry starts later than this after a model's first request
     max_tokens: int = Field(800, ge=16, le=32768)  # answer length
     temperature: float = Field(0.2, ge=0, le=2)
     context_window: int = Field(32768, ge=1024)  # the model's context, in tokens (counted with tiktoken)

@@ -8,8 +8,9 @@ honoured; otherwise 0.5 s doubling up to 8 s, less up to 25 % jitter. The SDK's 
 - retry a streamed reply that fails after its headers but before its first piece (an unparsable chunk, a read
   timeout): the SDK has returned the stream by then. A second loop around the SDK's multiplied the requests
   (3 retries made 13); here every kind of failure spends one budget: at most `max_retries + 1` requests.
-- cap the total wait: the SDK sleeps whatever Retry-After says, up to two minutes per attempt. Here all waits of
-  one call add up to at most `max_wait`; a provider asking for more gets a clear error at once, not a long silence.
+- cap the total wait: the SDK sleeps whatever Retry-After says, up to two minutes per attempt. Here no retry starts
+  more than `max_wait` seconds after a call's first request; a provider asking for more gets a clear error at once,
+  not a long silence.
 - say what went wrong in words an operator acts on, with configured secrets redacted from upstream text.
 """
 
@@ -117,7 +118,8 @@ def _upstream_detail(exc: openai.APIStatusError) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """At most `max_retries + 1` requests and `max_wait` seconds of waiting between them, per call."""
+    """Per call: at most `max_retries + 1` requests, and no retry that would start more than `max_wait` seconds
+    after the first request."""
 
     max_retries: int = 3
     max_wait: float = 20.0
@@ -145,12 +147,13 @@ class RetryPolicy:
 
 
 class _Budget:
-    """What one call has spent: requests made and seconds waited."""
+    """What one call has spent: requests made and time since the first one."""
 
     def __init__(self, policy: RetryPolicy) -> None:
         self.policy = policy
         self.requests = 0
-        self.waited = 0.0
+        # The asker waits through failed attempts (a read timeout) as well as the pauses between them.
+        self.started = time.monotonic()
 
     def wait_after(self, exc: Exception, describe: Describe) -> float:
         """Seconds to wait before the next request; raises the described error when there is to be none."""
@@ -160,18 +163,17 @@ class _Budget:
             raise error from exc
         asked = retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None))
         wait = asked if asked is not None and asked > 0 else backoff_delay(self.requests - 1)
-        left = self.policy.max_wait - self.waited
-        if wait > left:
-            raise self._give_up(error, asked, wait) from exc
-        self.waited += wait
+        spent = time.monotonic() - self.started
+        if spent + wait > self.policy.max_wait:
+            raise self._give_up(error, asked, wait, spent) from exc
         log.warning("%s; retrying in %.1f s (%d/%d)", error, wait, self.requests, self.policy.max_retries)
         return wait
 
-    def _give_up(self, error: BackendError, asked: float | None, wait: float) -> BackendError:
+    def _give_up(self, error: BackendError, asked: float | None, wait: float, spent: float) -> BackendError:
         cap = f"{self.policy.wait_setting} = {self.policy.max_wait:g} s" if self.policy.wait_setting else "the cap"
         if asked is not None and asked == wait:
             shown = "a very long time" if math.isinf(asked) else f"{asked:.1f}".removesuffix(".0") + " s"
             reason = f"the provider asked to wait {shown} before retrying, longer than one answer may wait ({cap})"
         else:
-            reason = f"gave up after waiting {self.waited:.1f} s in all ({cap})"
+            reason = f"gave up after {spent:.1f} s of failed attempts ({cap})"
         return BackendError(f"{error}; {reason}", status=error.status)
