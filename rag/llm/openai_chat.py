@@ -145,7 +145,7 @@ class OpenAIChatModel:
         response = await self._client.chat.completions.create(**request)
         opened = _Opened(response, ThinkSplitter())
         try:
-            while not any(not isinstance(event, UsageReport) for event in opened.first):
+            while not _has_output(opened.first):
                 try:
                     chunk = await anext(response)
                 except StopAsyncIteration:
@@ -204,6 +204,11 @@ def _events(chunk: Any, splitter: ThinkSplitter) -> list[ChatEvent]:
     for is_reasoning, text in splitter.feed(delta.content or ""):
         events.append(ReasoningPiece(text) if is_reasoning else TextPiece(text))
     return events
+
+
+def _has_output(events: list[ChatEvent]) -> bool:
+    """Reasoning or text has arrived (a usage report alone is not output)."""
+    return any(not isinstance(event, UsageReport) for event in events)
 
 
 def _flush(splitter: ThinkSplitter) -> list[ChatEvent]:
