@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rag.answer_parts import citation_for, refusal
+from rag.sentences import answer_scores, choose
 from rag.text import split_sentences
 from rag.types import Answer, Citation, Passage, SearchResult
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 _Ranked = dict[int, list[tuple[float, int, str]]]
 
 _MIN_SENTENCE_CHARS = 30  # shorter lines are list labels and headings, not statements
-_KEEP_RATIO = 0.8
+_KEEP_RATIO = 0.7  # measured on the dev set with bench/bench_extractive.py (README, "Measured")
 
 
 def _claims_of_corrections(
@@ -42,10 +43,11 @@ def extractive_answer(
     result: SearchResult,
     index: Index,
     *,
-    max_passages: int = 3,
-    max_sentences: int = 3,
+    max_passages: int = 4,
+    max_sentences: int = 5,
 ) -> Answer:
-    """Up to `max_sentences` verbatim sentences, best passage first, each followed by its [n]."""
+    """Up to `max_sentences` verbatim sentences that answer the question (`rag.sentences`), in reading order,
+    each followed by its [n]."""
     if not result.relevant or not result.passages:
         return refusal(result)
     passages = list(result.passages[:max_passages])
@@ -57,25 +59,21 @@ def extractive_answer(
     ]
     if not candidates:
         return refusal(result)
-    scores = index.score_sentences(question, [s for _, s in candidates])
+    texts = [s for _, s in candidates]
+    base = index.score_sentences(question, texts)
+    scores = answer_scores(question, texts, base, [pi for pi, _ in candidates], len(passages))
     best: _Ranked = {}
-    for order, ((pi, sentence), value) in enumerate(zip(candidates, scores, strict=True)):
+    scored: list[tuple[float, int, int, str]] = []
+    for order, ((pi, sentence), value, shared) in enumerate(zip(candidates, scores, base, strict=True)):
         best.setdefault(pi, []).append((float(value), order, sentence))
-    picked = sorted(_pick(best))[:max_sentences]
+        # Keyword-only: a sentence sharing no word with the question is unrelated, whatever its shape.
+        if index.embedder is not None or shared > 0:
+            scored.append((float(value), pi, order, sentence))
+    picked = choose(scored, limit=max_sentences, keep_ratio=_KEEP_RATIO)
+    if not picked:
+        return refusal(result)
     picked = sorted(picked + _claims_of_corrections(result, passages, picked, best))
     return _cited(picked, passages)
-
-
-def _pick(best: _Ranked) -> list[tuple[int, int, str]]:
-    """(passage index, order, sentence) of each passage's best sentences, at most two per passage."""
-    top = max(ranked[0][0] for ranked in (sorted(v, reverse=True) for v in best.values()))
-    picked: list[tuple[int, int, str]] = []
-    for pi in sorted(best):
-        # A passage speaks only through sentences nearly as good as the best one anywhere:
-        # a weak sentence from a lower passage adds noise, not support.
-        good = [x for x in sorted(best[pi], reverse=True) if x[0] >= _KEEP_RATIO * top][:2]
-        picked.extend((pi, order, sentence) for _, order, sentence in good)
-    return picked
 
 
 def _cited(picked: list[tuple[int, int, str]], passages: list[Passage]) -> Answer:
