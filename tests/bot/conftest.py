@@ -80,7 +80,7 @@ class Harness:
 
 @pytest.fixture
 async def harness_factory(
-    make_settings: Callable[..., Settings], article_corpus: Path, embedder: OnnxEmbedder, tmp_path: Path
+    make_settings: Callable[..., Settings], indexed_article: Path, embedder: OnnxEmbedder, tmp_path: Path
 ) -> AsyncIterator[Callable[..., Any]]:
     made: list[Harness] = []
     stack = contextlib.AsyncExitStack()

@@ -33,13 +33,13 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
 
 @pytest.fixture
 def make_service(
-    make_settings: Callable[..., Settings], article_corpus: Path, embedder: OnnxEmbedder, fake: FakeOpenAI
+    make_settings: Callable[..., Settings], indexed_article: Path, embedder: OnnxEmbedder, fake: FakeOpenAI
 ) -> Callable[..., RagService]:
     def make(**llm: Any) -> RagService:
         values = {"provider": "custom", "base_url": fake.base_url, "model": "fake-chat", "max_retries": 2} | llm
         settings = make_settings(llm=values)
         service = build_service(settings, embedder=embedder)
-        service.prepare_sync()
+        service.ingest_sync()  # unchanged files cost nothing; a file the test added is indexed
         return service
 
     return make
@@ -228,7 +228,7 @@ async def test_followup_is_rewritten_before_retrieval(fake: FakeOpenAI, make_ser
     await service.aclose()
 
 
-async def test_followup_heuristic_without_a_model(make_settings, article_corpus, embedder) -> None:  # type: ignore[no-untyped-def]
+async def test_followup_heuristic_without_a_model(make_settings, indexed_article, embedder) -> None:  # type: ignore[no-untyped-def]
     service = build_service(make_settings(), embedder=embedder)
     service.prepare_sync()
     query = await service.standalone_query(
