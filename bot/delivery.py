@@ -10,7 +10,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 
@@ -37,7 +37,7 @@ class Target(Protocol):
         """Replace the visible draft."""
         ...
 
-    async def finish(self, pieces: tuple[str, ...], embed: discord.Embed | None, view: discord.ui.View | None) -> None:
+    async def finish(self, pieces: tuple[str, ...], embed: discord.Embed | None, view: discord.ui.View) -> None:
         """Show the final answer: the first piece replaces the draft; sources and buttons go on the last."""
         ...
 
@@ -63,21 +63,22 @@ class MessageTarget:
         else:
             await self.message.edit(content=content, allowed_mentions=NO_MENTIONS)
 
-    async def finish(self, pieces: tuple[str, ...], embed: discord.Embed | None, view: discord.ui.View | None) -> None:
+    async def finish(self, pieces: tuple[str, ...], embed: discord.Embed | None, view: discord.ui.View) -> None:
         single = len(pieces) == 1
+        first: dict[str, Any]  # keyword arguments for send() and edit(), whose overloads a narrower type misses
         first = {"content": pieces[0], "embed": embed if single else None, "allowed_mentions": NO_MENTIONS}
         if single and view is not None:
             first["view"] = view
         if self.message is None:
-            self.message = await self.channel.send(reference=self.reply_to, mention_author=False, **first)  # type: ignore[arg-type]
+            self.message = await self.channel.send(reference=self.reply_to, mention_author=False, **first)
         else:
-            await self.message.edit(**first)  # type: ignore[arg-type]
+            await self.message.edit(**first)
         self.last = self.message
         for i, piece in enumerate(pieces[1:], 2):
-            extra: dict[str, object] = {"allowed_mentions": NO_MENTIONS}
+            extra: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
             if i == len(pieces):
                 extra |= {"embed": embed, "view": view} if view is not None else {"embed": embed}
-            self.last = await self.channel.send(piece, **extra)  # type: ignore[arg-type]
+            self.last = await self.channel.send(piece, **extra)
 
     async def fail(self, message: str) -> None:
         await self.show(f"⚠️ {message}")
@@ -119,14 +120,14 @@ class InteractionTarget:
         if not await self._edit(content=content):
             await (await self._channel_target()).show(content)
 
-    async def finish(self, pieces: tuple[str, ...], embed: discord.Embed | None, view: discord.ui.View | None) -> None:
+    async def finish(self, pieces: tuple[str, ...], embed: discord.Embed | None, view: discord.ui.View) -> None:
         single = len(pieces) == 1
         if await self._edit(content=pieces[0], embed=embed if single else None, view=view if single else None):
             for i, piece in enumerate(pieces[1:], 2):
                 final = i == len(pieces)
                 await self.interaction.followup.send(
                     piece,
-                    embed=embed if final else discord.utils.MISSING,
+                    embed=embed if final else discord.utils.MISSING,  # type: ignore[arg-type]  # None: no embed
                     view=view if final else discord.utils.MISSING,
                     allowed_mentions=NO_MENTIONS,
                 )

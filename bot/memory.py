@@ -63,7 +63,7 @@ async def thread_history(message: discord.Message, bot_id: int, limit: int) -> l
     turns = [t for m in reversed(recent) if (t := turn_of(m, bot_id)) is not None]
     if len(turns) < limit and thread.parent is not None:
         try:
-            starter = await thread.parent.fetch_message(thread.id)
+            starter = await thread.parent.fetch_message(thread.id)  # type: ignore[union-attr]  # text-channel threads only (see ask.py)
         except discord.HTTPException:
             return turns[-limit:]
         opening = [*(await reply_chain(starter, bot_id, 1)), *filter(None, [turn_of(starter, bot_id)])]

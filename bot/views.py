@@ -34,7 +34,7 @@ class VoteButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> VoteButton:
         return cls(match["id"], match["vote"] == "up")
 
@@ -59,7 +59,7 @@ class SourcesButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"r
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> SourcesButton:
         return cls(match["id"])
 

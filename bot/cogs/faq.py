@@ -71,7 +71,7 @@ class FaqCog(
         self.pin_menu = app_commands.ContextMenu(name="Pin as FAQ", callback=self.pin_as_faq)
         app_commands.guild_only(self.pin_menu)
         app_commands.default_permissions(manage_messages=True)(self.pin_menu)
-        self.pin_menu.on_error = self.cog_app_command_error  # type: ignore[assignment]  # not the cog's own
+        self.pin_menu.on_error = self.cog_app_command_error  # not the cog's own
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.pin_menu)
