@@ -82,7 +82,12 @@ class _Drop:
     chunk_size: int = 8
 
 
-_Script = _Reply | _Error | _Drop
+@dataclass(frozen=True)
+class _BadChunk:
+    data: str  # sent as the stream's first (and only) event, then the stream ends
+
+
+_Script = _Reply | _Error | _Drop | _BadChunk
 
 
 def _pieces(text: str, size: int) -> Iterator[str]:
@@ -131,6 +136,7 @@ class FakeOpenAI(LoopbackServer):
         self.responder = responder
         self.requests: list[Recorded] = []
         self._script: deque[_Script] = deque()
+        self._embedding_errors: deque[_Error] = deque()
         self._ids = itertools.count(1)
 
     # ---- lifecycle (start and stop are LoopbackServer's) -----------------------------------
@@ -181,10 +187,21 @@ class FakeOpenAI(LoopbackServer):
         code: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        """`{api_key}` in `message` becomes the key the request carried, as some providers echo it on a 401."""
         self._script.append(_Error(status, message, err_type, code, headers))
 
     def enqueue_drop(self, text_before_drop: str, *, chunk_size: int = 8) -> None:
         self._script.append(_Drop(text_before_drop, chunk_size))
+
+    def enqueue_bad_chunk(self, data: str = '{"choices": [{"delta": ') -> None:
+        """A streamed reply that starts (200, event-stream) with an event the client cannot parse."""
+        self._script.append(_BadChunk(data))
+
+    def enqueue_embedding_error(
+        self, status: int, *, message: str = "Scripted error from FakeOpenAI", headers: dict[str, str] | None = None
+    ) -> None:
+        """The next embeddings request fails so (chat replies have their own script)."""
+        self._embedding_errors.append(_Error(status, message, None, None, headers))
 
     # ---- deterministic embeddings ----------------------------------------------------------
     def embed_text(self, text: str, dim: int | None = None) -> list[float]:
@@ -237,6 +254,8 @@ class FakeOpenAI(LoopbackServer):
 
     async def _embeddings(self, request: web.Request) -> web.Response:
         body = await self._record(request)
+        if self._embedding_errors:
+            return self._error_response(request, self._embedding_errors.popleft())
         if (bad := self._check_model(body)) is not None:
             return bad
         assert body is not None
@@ -273,10 +292,9 @@ class FakeOpenAI(LoopbackServer):
         else:
             entry = _Reply(self.responder(body) if self.responder and body else self.default_reply)
         if isinstance(entry, _Error):
-            err_type = entry.err_type or _default_err_type(entry.status)
-            return web.json_response(
-                _error_body(entry.message, err_type, entry.code), status=entry.status, headers=entry.headers
-            )
+            return self._error_response(request, entry)
+        if isinstance(entry, _BadChunk):
+            return await self._bad_chunk(request, entry, stream=bool(body.get("stream")))
         meta = {
             "id": f"chatcmpl-fake{next(self._ids):06d}",
             "created": int(time.time()),
@@ -297,6 +315,22 @@ class FakeOpenAI(LoopbackServer):
         return web.json_response(
             {**meta, "object": "chat.completion", "choices": [choice], "usage": self._usage(body, entry)}
         )
+
+    async def _bad_chunk(self, request: web.Request, entry: _BadChunk, *, stream: bool) -> web.StreamResponse:
+        if not stream:
+            return web.Response(text=entry.data, content_type="application/json")
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        await resp.write(f"data: {entry.data}\n\n".encode())
+        await resp.write_eof()
+        return resp
+
+    def _error_response(self, request: web.Request, entry: _Error) -> web.Response:
+        key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        body = _error_body(
+            entry.message.replace("{api_key}", key), entry.err_type or _default_err_type(entry.status), entry.code
+        )
+        return web.json_response(body, status=entry.status, headers=entry.headers)
 
     def _usage(self, body: dict[str, Any], entry: _Reply) -> dict[str, int]:
         if entry.usage is not None:
