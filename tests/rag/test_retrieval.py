@@ -46,7 +46,9 @@ def test_selection_caps_sources_drops_copies_and_fills_up() -> None:
 
 
 @pytest.fixture
-def article_retriever(make_settings: Callable[..., Settings], indexed_article: Path, embedder: OnnxEmbedder):  # type: ignore[no-untyped-def]
+def article_retriever(
+    make_settings: Callable[..., Settings], indexed_article: Path, embedder: OnnxEmbedder
+) -> Retriever:
     settings = make_settings()
     index = open_index(settings, embedder=embedder)
     ingest(index, [indexed_article], settings.chunking)
