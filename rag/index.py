@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,8 +12,12 @@ from rag.catalog import Catalog
 from rag.errors import EmbedderUnavailable
 from rag.stores.chroma import ChromaStore
 from rag.stores.lexical import LexicalIndex
+from rag.stores.snapshot import VectorSnapshot
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from rag.config import Settings
     from rag.embeddings import Embedder
 
@@ -23,14 +28,40 @@ class Index:
     """Everything retrieval reads and ingestion writes. Blocking; async code calls it via to_thread."""
 
     def __init__(
-        self, *, data_dir: Path, catalog: Catalog, store: ChromaStore | None, embedder: Embedder | None
+        self,
+        *,
+        data_dir: Path,
+        catalog: Catalog,
+        store: ChromaStore | None = None,
+        embedder: Embedder | None,
+        open_store: Callable[[], ChromaStore] | None = None,
+        snapshots: bool = False,
     ) -> None:
+        """`open_store` opens the vector store on first use; `snapshots` lets questions read a numpy copy of
+        the vectors (see rag.stores.snapshot) so that they need not open it at all."""
         self.data_dir = data_dir
         self.catalog = catalog
-        self.store = store  # None in lexical-only mode: there are no vectors to keep
+        self._store = store
+        self._open_store = open_store
         self.embedder = embedder
         self._lexical: LexicalIndex | None = None
         self._lexical_lock = threading.Lock()
+        self._snapshots = snapshots
+        self._snapshot: VectorSnapshot | None = None
+        self._store_lock = threading.Lock()
+
+    @property
+    def store(self) -> ChromaStore | None:
+        """The vector store, opened on first use; None in lexical-only mode (there are no vectors to keep)."""
+        with self._store_lock:
+            if self._store is None and self._open_store is not None:
+                self._store = self._open_store()
+                self._open_store = None
+            return self._store
+
+    @property
+    def has_vectors(self) -> bool:
+        return self.embedder is not None and (self._store is not None or self._open_store is not None)
 
     @property
     def mode(self) -> str:
@@ -38,6 +69,8 @@ class Index:
 
     def check_embedder(self) -> None:
         """Raise IndexMismatchError if the vectors were made by another embedder than the configured one."""
+        if self._current_snapshot() is not None:
+            return  # made from the store by this embedder, for the catalog as it is now
         if self.store is not None and self.embedder is not None:
             self.store.check_embedder(self.embedder.name, self.embedder.known_dimension)
 
@@ -57,10 +90,47 @@ class Index:
 
     def missing_vectors(self) -> set[str]:
         """Live chunks that have no vector yet (ingested in lexical mode, or a crash before embedding)."""
+        if self._current_snapshot() is not None:
+            return set()  # a snapshot is only saved when every live chunk has its vector
         if self.store is None:
             return set()
         live = self.catalog.all_chunk_ids()
         return live - self.store.existing(live)
+
+    def dense_query(self, vector: npt.NDArray[np.float32], n: int) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity), best first: from the snapshot when there is one, else the store."""
+        snapshot = self._current_snapshot() or self._build_snapshot()
+        if snapshot is not None:
+            return snapshot.query(vector, n)
+        return self.store.query(vector, n) if self.store is not None else []
+
+    def _current_snapshot(self) -> VectorSnapshot | None:
+        if not self._snapshots or self.embedder is None:
+            return None
+        generation = self.catalog.generation
+        with self._lexical_lock:
+            if self._snapshot is None or self._snapshot.generation != generation:
+                folder = self.data_dir / "vectors"
+                self._snapshot = VectorSnapshot.load(folder, generation=generation, embedder=self.embedder.name)
+            return self._snapshot
+
+    def _build_snapshot(self) -> VectorSnapshot | None:
+        """Copy the live vectors out of the store, if it holds all of them and the catalog did not change."""
+        if not self._snapshots or self.embedder is None or self.store is None:
+            return None
+        generation = self.catalog.generation
+        live = sorted(self.catalog.all_chunk_ids())
+        ids, vectors = self.store.vectors(live)
+        if len(ids) != len(live) or self.catalog.generation != generation:
+            return None  # vectors still missing, or an ingest ran meanwhile: the store answers this time
+        snapshot = VectorSnapshot(ids, vectors, embedder=self.embedder.name, generation=generation)
+        try:
+            snapshot.save(self.data_dir / "vectors")
+        except OSError as exc:  # a full disk must not stop answers: the copy in memory serves
+            log.warning("cannot save the vector snapshot: %s", exc)
+        with self._lexical_lock:
+            self._snapshot = snapshot
+        return snapshot
 
     def close(self) -> None:
         self.catalog.close()
@@ -90,5 +160,8 @@ def open_index(settings: Settings, *, embedder: Embedder | None = None, lexical_
     if embedder is None and not lexical_only:
         embedder = open_embedder(settings)
     catalog = Catalog(data_dir / "catalog.sqlite3")
-    store = ChromaStore(settings.chroma, data_dir) if embedder is not None else None
-    return Index(data_dir=data_dir, catalog=catalog, store=store, embedder=embedder)
+    opener = (lambda: ChromaStore(settings.chroma, data_dir)) if embedder is not None else None
+    # A chroma server may be shared and written by other hosts: questions ask it rather than a local copy.
+    return Index(
+        data_dir=data_dir, catalog=catalog, embedder=embedder, open_store=opener, snapshots=not settings.chroma.host
+    )

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     add_completion=False,
+    rich_markup_mode=None,  # click's plain help: flags read `--json`, not `--json <bool>`
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     help="ragbot: answers questions about AI policy from a curated corpus, citing its passages.",
@@ -45,10 +46,15 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 
 def _settings() -> Settings:
+    from ragbot.startup import check_folders, variable_warnings
+
     try:
         settings = load_settings()
+        check_folders(settings)
     except ConfigError as exc:
         raise _fail(str(exc), 2) from None
+    for warning in variable_warnings():
+        err.print(f"[yellow]warning:[/] {warning}")
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("ragbot").setLevel(settings.log_level)
     for noisy in ("chromadb", "httpx", "bm25s", "onnxruntime"):
@@ -280,7 +286,11 @@ def eval_(
             raise typer.Exit(1)
 
 
-faq_app = typer.Typer(no_args_is_help=True, help="Moderator-approved FAQ answers: backup and moving between servers.")
+faq_app = typer.Typer(
+    rich_markup_mode=None,
+    no_args_is_help=True,
+    help="Moderator-approved FAQ answers: backup and moving between servers.",
+)
 app.add_typer(faq_app, name="faq")
 
 
@@ -358,6 +368,23 @@ def run() -> None:
         asyncio.run(run_bot(settings))
 
     _guard(start)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from ragbot.startup import version
+
+        print(f"ragbot {version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """ragbot: answers questions about AI policy from a curated corpus, citing its passages."""
 
 
 def main() -> None:

@@ -1,0 +1,56 @@
+"""Checks every command makes after reading its settings: the folders they name, unknown variables."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rag.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def check_folders(settings: Settings) -> None:
+    """A corpus folder that was configured must exist (a silent refusal to answer is worse than an error);
+    the data folder must be, or become, a writable folder. Raises ConfigError naming the variable."""
+    corpus = settings.corpus_dir
+    if "corpus_dir" in settings.model_fields_set and not corpus.is_dir():
+        what = "is a file, not a folder" if corpus.exists() else "does not exist"
+        raise ConfigError(f"RAGBOT_CORPUS_DIR: {corpus} {what} (unset it to use the corpus that ships with ragbot)")
+    _check_data_dir(settings.data_dir)
+
+
+def _check_data_dir(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"RAGBOT_DATA_DIR: {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"RAGBOT_DATA_DIR: cannot create the folder {folder} ({exc.strerror or exc})") from None
+    probe = folder / ".ragbot-write-check"
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"RAGBOT_DATA_DIR: cannot write in {folder} ({exc.strerror or exc})") from None
+
+
+def variable_warnings() -> list[str]:
+    """Unknown RAGBOT_ variables in the environment or .env, each with the close setting name if any."""
+    from rag.settings_env import process_variables, unknown_variable_warnings
+
+    return unknown_variable_warnings(set(process_variables()))
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed_version
+
+    try:
+        return installed_version("ragbot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
