@@ -137,20 +137,45 @@ class Index:
 
 
 _warned_unavailable = False
+_KEYWORD_ONLY_MARK = ".keyword-only-warned"  # in the data dir: the warning was shown for this reason
+KEYWORD_ONLY_FIX = (
+    "set RAGBOT_EMBEDDING__MODEL_DIR to a folder holding model.onnx and tokenizer.json (all-MiniLM-L6-v2),"
+    " or RAGBOT_EMBEDDING__DOWNLOAD=false to stay keyword-only without download attempts"
+)
 
 
 def open_embedder(settings: Settings) -> Embedder | None:
-    """The configured embedder, or None (keyword search only) with one warning if no model can be had."""
+    """The configured embedder, or None (keyword search only). The warning is shown once per data folder and
+    reason, not on every run: `ragbot doctor` repeats it on demand."""
     global _warned_unavailable
     from rag.embeddings import build_embedder
 
+    mark = settings.data_dir / _KEYWORD_ONLY_MARK
     try:
-        return build_embedder(settings.embedding)
+        embedder = build_embedder(settings.embedding)
     except EmbedderUnavailable as exc:
         if not _warned_unavailable:
             _warned_unavailable = True
-            log.warning("semantic search is off, using keyword search only: %s", exc)
+            _warn_keyword_only(mark, str(exc))
         return None
+    mark.unlink(missing_ok=True)  # a model again: should it go missing later, say so again
+    return embedder
+
+
+def _warn_keyword_only(mark: Path, reason: str) -> None:
+    try:
+        seen = mark.read_text(encoding="utf-8") == reason
+    except OSError:
+        seen = False
+    if seen:
+        log.info("semantic search is off, using keyword search only: %s", reason)
+        return
+    log.warning("semantic search is off, using keyword search only: %s. To fix: %s", reason, KEYWORD_ONLY_FIX)
+    try:
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.write_text(reason, encoding="utf-8")
+    except OSError:  # an unwritable data dir is reported elsewhere; the warning will just come again
+        log.debug("cannot remember the keyword-only warning in %s", mark)
 
 
 def open_index(settings: Settings, *, embedder: Embedder | None = None, lexical_only: bool = False) -> Index:

@@ -224,15 +224,13 @@ async def _ask(service: RagService, question: str, *, live: bool) -> Answer:
 @app.command()
 def doctor() -> None:
     """Check configuration, embedding model, store and index; each line says OK or the exact problem."""
-    from ragbot.doctor import run_checks
+    from ragbot.doctor import failed, render_check, run_checks
 
     settings = _settings()
-    ok = True
-    for check in run_checks(settings):
-        mark = "[green]OK  [/]" if check.ok else "[red]FAIL[/]"
-        out.print(f"{mark} {check.name}: {check.detail}")
-        ok = ok and check.ok
-    if not ok:
+    checks = run_checks(settings)
+    for check in checks:
+        print(render_check(check))
+    if failed(checks):
         raise typer.Exit(1)
 
 

@@ -104,7 +104,8 @@ def test_ingest_sources_and_doctor(env: dict[str, str], tmp_path: Path, article_
     assert "OK   embedding model: onnx:all-MiniLM-L6-v2, 384 dimensions" in doctor.stdout
     assert "OK   index: 1 sources" in doctor.stdout
     missing = run(["doctor"], env | {"RAGBOT_EMBEDDING__MODEL_DIR": str(tmp_path / "nowhere")}, tmp_path)
-    assert missing.returncode == 1 and "FAIL embedding model" in missing.stdout and "lacks model.onnx" in missing.stdout
+    # Without a model ragbot still answers (keywords only): a warning, not a failure.
+    assert missing.returncode == 0 and "WARN embedding model" in missing.stdout and "lacks model.onnx" in missing.stdout
 
 
 def test_offline_machine_without_model_still_answers(env: dict[str, str], tmp_path: Path) -> None:

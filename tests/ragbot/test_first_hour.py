@@ -96,3 +96,14 @@ def test_version_and_flags_in_help(tmp_path: Path) -> None:
     assert version.returncode == 0 and version.stdout.startswith("ragbot ")
     shown = run(["ask", "--help"], {}, tmp_path)
     assert "--json " in shown.stdout and "<bool>" not in shown.stdout
+
+
+def test_keyword_only_warning_once_with_the_fix(env: dict[str, str], tmp_path: Path) -> None:
+    offline = env | {"RAGBOT_EMBEDDING__MODEL_DIR": str(tmp_path / "no-model")}
+    first = run(["ask", "Who founded DeepSeek?"], offline, tmp_path)
+    assert first.returncode == 0 and "Liang Wenfeng" in first.stdout
+    [warning] = [line for line in first.stderr.splitlines() if "keyword search only" in line]
+    assert "RAGBOT_EMBEDDING__MODEL_DIR" in warning and "RAGBOT_EMBEDDING__DOWNLOAD=false" in warning
+    again = run(["ask", "Who founded DeepSeek?"], offline, tmp_path)
+    assert again.returncode == 0 and "Liang Wenfeng" in again.stdout
+    assert "keyword search only" not in again.stderr  # said once for this data folder
