@@ -19,6 +19,7 @@ from rich.table import Table
 
 from rag.config import Settings, load_settings
 from rag.errors import ConfigError, RagError, UserFacingError
+from ragbot.startup import plural
 from ragbot.terminal import answer_json, render_answer, render_stats, search_json
 
 if TYPE_CHECKING:
@@ -40,13 +41,21 @@ log = logging.getLogger("ragbot")
 T = TypeVar("T")
 
 
+class _Failure(typer.Exit):
+    """An exit that remembers its one-line message (for commands that also report errors as JSON)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(code)
+        self.message = message
+
+
 def _fail(message: str, code: int) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
-    return typer.Exit(code)
+    return _Failure(message, code)
 
 
 def _settings() -> Settings:
-    from ragbot.startup import check_folders, variable_warnings
+    from ragbot.startup import check_folders, quiet_third_party, variable_warnings
 
     try:
         settings = load_settings()
@@ -55,6 +64,7 @@ def _settings() -> Settings:
         raise _fail(str(exc), 2) from None
     for warning in variable_warnings():
         err.print(f"[yellow]warning:[/] {warning}")
+    quiet_third_party()
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("ragbot").setLevel(settings.log_level)
     for noisy in ("chromadb", "httpx", "bm25s", "onnxruntime"):
@@ -103,7 +113,7 @@ def _service(settings: Settings) -> RagService:
 
 
 def _print_report(report: IngestReport) -> None:
-    err.print(f"ingest: {report.summary()} ({report.chunks_embedded} chunks embedded)")
+    err.print(f"ingest: {report.summary()} ({plural(report.chunks_embedded, 'chunk')} embedded)")
     for path, reason in report.failed:
         err.print(f"  [yellow]skipped[/] {path}: {reason}")
 
@@ -147,7 +157,8 @@ def sources() -> None:
         for row in rows:
             table.add_row(*row)
         out.print(table)
-    else:  # piped: one tab-separated line per source, easy to grep and cut
+    else:  # piped: a header, then one tab-separated line per source, easy to grep and cut
+        print("\t".join(("id", "title", "kind", "published", "chunks")))
         for row in rows:
             print("\t".join(row))
     if not records:
@@ -160,7 +171,10 @@ def search(
     k: Annotated[int, typer.Option("--k", min=1, max=50, help="How many passages.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array on stdout.")] = False,
 ) -> None:
-    """Show the passages that best match QUERY."""
+    """Show the passages that best match QUERY.
+
+    The score fuses the semantic and the keyword ranking (reciprocal rank fusion): higher ranks better; it is not
+    a percentage. "similarity" is the passage's cosine similarity to the query (semantic search only)."""
     settings = _settings()
     result = _guard(lambda: asyncio.run(_prepared(settings).search(query, k)))
     if as_json:
@@ -168,8 +182,13 @@ def search(
         return
     if not result.relevant:
         err.print("[yellow]nothing relevant found; the closest passages are:[/]")
+    if result.passages:
+        err.print("score: the fused rank of semantic and keyword search (higher is better, not a percentage)")
     for rank, p in enumerate(result.passages, 1):
-        out.print(f"[bold]{rank}. {p.chunk.source.title}[/] — {p.chunk.section or '(top)'}  (score {p.score:.3f})")
+        similarity = f", similarity {p.dense_similarity:.2f}" if p.dense_similarity is not None else ""
+        out.print(
+            f"[bold]{rank}. {p.chunk.source.title}[/] — {p.chunk.section or '(top)'}  (score {p.score:.3f}{similarity})"
+        )
         out.print(f"   {p.chunk.text[:400]}{'…' if len(p.chunk.text) > 400 else ''}\n")
 
 
@@ -185,7 +204,12 @@ def ask(
         service = _prepared(settings)
         return asyncio.run(_ask(service, question, live=not as_json and out.is_terminal))
 
-    answer = _guard(run)
+    try:
+        answer = _guard(run)
+    except _Failure as failure:
+        if as_json:  # a script reading stdout gets JSON either way
+            print(json.dumps({"error": failure.message, "exit_code": failure.exit_code}, ensure_ascii=False))
+        raise
     if as_json:
         print(json.dumps(answer_json(answer), ensure_ascii=False))
     else:
@@ -312,7 +336,7 @@ def faq_export(
         print(text)
         return
     _guard(lambda: output.write_text(text + "\n", encoding="utf-8"))
-    err.print(f"exported {len(entries)} FAQ entries to {output}")
+    err.print(f"exported {plural(len(entries), 'FAQ entry', 'FAQ entries')} to {output}")
 
 
 @faq_app.command("import")
@@ -334,7 +358,9 @@ def faq_import(
 
     entries = _guard(load)
     added = _guard(lambda: asyncio.run(_with_db(settings, lambda db: db.import_faqs(entries, guild, author))))
-    err.print(f"imported {added} FAQ entries into guild {guild} (entries it already had were skipped)")
+    err.print(
+        f"imported {plural(added, 'FAQ entry', 'FAQ entries')} into guild {guild} (entries it already had were skipped)"
+    )
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,27 @@ def _check_data_dir(folder: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise ConfigError(f"RAGBOT_DATA_DIR: cannot write in {folder} ({exc.strerror or exc})") from None
+
+
+class _DropVoiceNotice(logging.Filter):
+    """discord.py warns that voice is unsupported without PyNaCl/davey; ragbot never uses voice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "voice will NOT be supported" not in record.getMessage()
+
+
+def quiet_third_party() -> None:
+    """Keep libraries' notices that say nothing to a ragbot user out of stderr."""
+    logging.getLogger("discord.client").addFilter(_DropVoiceNotice())
+    # pypdf reports every repaired defect of a PDF it still reads ("Ignoring wrong pointing object");
+    # a PDF it cannot read is reported by ingest itself.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="'audioop' is deprecated", category=DeprecationWarning)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 chunk', '2 chunks'; `many` for irregular plurals ('1 FAQ entry', '3 FAQ entries')."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
 def variable_warnings() -> list[str]:

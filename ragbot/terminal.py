@@ -61,7 +61,7 @@ def render_stats(report: Stats, days: int) -> str:
         else "n/a"
     )
     lines = [
-        f"Last {days} days: {report.questions} questions",
+        f"Last {days} days: {report.questions} question{'' if report.questions == 1 else 's'}",
         f"  refused: {report.refused} ({_percent(report.refusal_rate)})",
         f"  answered without a valid citation: {report.ungrounded} ({_percent(report.ungrounded_rate)})",
         f"  votes: {report.up} up, {report.down} down ({_percent(report.up_ratio)} up)",
@@ -79,7 +79,7 @@ def render_answer(answer: Answer) -> str:
         lines.append(answer.text)
         if answer.closest:
             lines += ["", "The closest sources I have:"]
-            lines += [f"  - {s.title}" + (f" <{s.url}>" if s.url else "") for s in answer.closest]
+            lines += [f"  - {s.title}" + (f" — {s.url}" if s.url else "") for s in answer.closest]
         return "\n".join(lines)
     if answer.mode == "faq":
         lines += ["Moderator-approved answer (FAQ).", ""]

@@ -187,9 +187,9 @@ async def test_stats_and_faq_transfer_commands(env: dict[str, str], tmp_path: Pa
 
     exported = tmp_path / "faq.json"
     code, _, err = await _arun(["faq", "export", "--guild", "7", "-o", str(exported)], env, tmp_path)
-    assert code == 0 and "exported 1 FAQ entries" in err
+    assert code == 0 and "exported 1 FAQ entry" in err
     code, _, err = await _arun(["faq", "import", str(exported), "--guild", "8"], env, tmp_path)
-    assert code == 0 and "imported 1 FAQ entries into guild 8" in err
+    assert code == 0 and "imported 1 FAQ entry into guild 8" in err
     code, out, _ = await _arun(["faq", "export", "--guild", "8"], env, tmp_path)
     [entry] = json.loads(out)
     assert entry["question"] == "Who founded DeepSeek?" and entry["citations"][0]["title"] == "The article"

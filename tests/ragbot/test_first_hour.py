@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -107,3 +108,28 @@ def test_keyword_only_warning_once_with_the_fix(env: dict[str, str], tmp_path: P
     again = run(["ask", "Who founded DeepSeek?"], offline, tmp_path)
     assert again.returncode == 0 and "Liang Wenfeng" in again.stdout
     assert "keyword search only" not in again.stderr  # said once for this data folder
+
+
+def test_small_things_a_newcomer_reads(env: dict[str, str], tmp_path: Path) -> None:
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    (tiny / "note.md").write_text("# A note\n\nThe H20 chip needed an export licence from April 2025.\n")
+    ingested = run(["ingest"], env | {"RAGBOT_CORPUS_DIR": str(tiny)}, tmp_path)
+    assert "(1 chunk embedded)" in ingested.stderr, ingested.stderr
+    listing = run(["sources"], env | {"RAGBOT_CORPUS_DIR": str(tiny)}, tmp_path)
+    header, row = listing.stdout.splitlines()
+    assert header == "id\ttitle\tkind\tpublished\tchunks" and row.startswith("note\tA note\t")
+
+    found = run(["search", "H20 export licence"], env | {"RAGBOT_CORPUS_DIR": str(tiny)}, tmp_path)
+    assert "(score 0." in found.stdout and ", similarity 0." in found.stdout
+    assert "score: the fused rank of semantic and keyword search" in found.stderr
+
+    article = env | {"RAGBOT_DATA_DIR": str(tmp_path / "article-data")}
+    refused = run(["ask", "how long should I boil an egg?"], article, tmp_path)
+    assert "The closest sources I have:" in refused.stdout
+    assert "<http" not in refused.stdout and " — https://" in refused.stdout  # no Discord-style <url>
+
+    failed = run(["ask", "why " * 400, "--json"], article, tmp_path)
+    assert failed.returncode == 1
+    error = json.loads(failed.stdout)
+    assert error["exit_code"] == 1 and "the limit is 1,000" in error["error"]
