@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from rag.catalog import Catalog
 from rag.errors import EmbedderUnavailable
@@ -131,6 +133,23 @@ class Index:
         with self._lexical_lock:
             self._snapshot = snapshot
         return snapshot
+
+    def similarity(self, claim: str, sentences: Sequence[str]) -> list[float]:
+        """Cosine similarity of each sentence to the claim (all 0.0 without an embedder)."""
+        if self.embedder is None:
+            return [0.0] * len(sentences)
+        vectors = self.embedder.embed([claim, *sentences])
+        return [float(x) for x in vectors[1:] @ vectors[0]]
+
+    def score_sentences(self, question: str, sentences: Sequence[str]) -> list[float]:
+        """How well each sentence answers the question (higher is better): meaning, then shared rare words."""
+        lexical = self.lexical()
+        overlap = [lexical.coverage(question, s) for s in sentences]
+        if self.embedder is None:
+            return overlap
+        similarity = np.asarray(self.similarity(question, sentences))
+        # Meaning first; shared rare words break ties between sentences that say much the same.
+        return [float(x) for x in similarity + 0.25 * np.asarray(overlap)]
 
     def close(self) -> None:
         self.catalog.close()

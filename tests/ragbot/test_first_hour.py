@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -133,3 +134,21 @@ def test_small_things_a_newcomer_reads(env: dict[str, str], tmp_path: Path) -> N
     assert failed.returncode == 1
     error = json.loads(failed.stdout)
     assert error["exit_code"] == 1 and "the limit is 1,000" in error["error"]
+
+
+def test_library_notices_stay_out_of_stderr(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import discord
+    from helpers import make_pdf
+
+    from rag.loaders import load_document
+    from ragbot.startup import quiet_third_party
+
+    quiet_third_party()
+    pdf = tmp_path / "h800.pdf"
+    # A wrong startxref offset: pypdf repairs it, reads the text, and would warn about it.
+    pdf.write_bytes(make_pdf(["The H800 chip was built for China."]).replace(b"startxref\n", b"startxref\n1"))
+    with caplog.at_level(logging.WARNING):
+        document = load_document(pdf, tmp_path)
+        discord.Client(intents=discord.Intents.default())  # warns that voice needs PyNaCl / davey
+    assert "The H800 chip was built for China." in document.text
+    assert [r.getMessage() for r in caplog.records] == []
