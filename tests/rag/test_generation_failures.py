@@ -13,7 +13,7 @@ from fakes.openai_server import FakeOpenAI
 
 from rag.config import LLMSettings
 from rag.errors import BackendError
-from rag.llm import ChatEvent, ChatModel, Message, ServedBy, TextPiece, build_chat_model
+from rag.llm import ChatEvent, ChatModel, Delta, Message, ServedBy, build_chat_model
 
 MESSAGES: list[Message] = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Hi?"}]
 KEY = "secret-key-123"
@@ -45,7 +45,7 @@ async def events_of(model: ChatModel, *, within: float = 15.0) -> list[ChatEvent
 
 
 def text_of(events: list[ChatEvent]) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextPiece))
+    return "".join(e.text for e in events if isinstance(e, Delta))
 
 
 async def test_a_bad_first_chunk_then_503s_spends_one_budget(fake: FakeOpenAI) -> None:
