@@ -63,7 +63,7 @@ def render_stats(report: Stats, days: int) -> str:
         else "n/a"
     )
     lines = [
-        f"Last {days} days: {report.questions} questions",
+        f"Last {days} days: {report.questions} question{'' if report.questions == 1 else 's'}",
         f"  refused: {report.refused} ({_percent(report.refusal_rate)})",
         f"  answered without a valid citation: {report.ungrounded} ({_percent(report.ungrounded_rate)})",
         f"  votes: {report.up} up, {report.down} down ({_percent(report.up_ratio)} up)",
@@ -108,7 +108,7 @@ def _render_refusal(answer: Answer) -> str:
     lines = [answer.text]
     if answer.closest:
         lines += ["", LABEL_TEXT[Label.REFUSED]]
-        lines += [f"  - {s.title}" + (f" <{s.url}>" if s.url else "") for s in answer.closest]
+        lines += [f"  - {s.title}" + (f" — {s.url}" if s.url else "") for s in answer.closest]
     return "\n".join(lines)
 
 

@@ -107,7 +107,8 @@ def test_ingest_sources_and_doctor(env: dict[str, str], tmp_path: Path, article_
     assert "OK   embedding model: onnx:all-MiniLM-L6-v2, 384 dimensions" in doctor.stdout
     assert "OK   index: 1 sources" in doctor.stdout
     missing = run(["doctor"], env | {"RAGBOT_EMBEDDING__MODEL_DIR": str(tmp_path / "nowhere")}, tmp_path)
-    assert missing.returncode == 1 and "FAIL embedding model" in missing.stdout and "lacks model.onnx" in missing.stdout
+    # Without a model ragbot still answers (keywords only): a warning, not a failure.
+    assert missing.returncode == 0 and "WARN embedding model" in missing.stdout and "lacks model.onnx" in missing.stdout
 
 
 def test_offline_machine_without_model_still_answers(env: dict[str, str], tmp_path: Path) -> None:
@@ -190,9 +191,9 @@ async def test_stats_and_faq_transfer_commands(env: dict[str, str], tmp_path: Pa
 
     exported = tmp_path / "faq.json"
     code, _, err = await _arun(["faq", "export", "--guild", "7", "-o", str(exported)], env, tmp_path)
-    assert code == 0 and "exported 1 FAQ entries" in err
+    assert code == 0 and "exported 1 FAQ entry" in err
     code, _, err = await _arun(["faq", "import", str(exported), "--guild", "8"], env, tmp_path)
-    assert code == 0 and "imported 1 FAQ entries into guild 8" in err
+    assert code == 0 and "imported 1 FAQ entry into guild 8" in err
     code, out, _ = await _arun(["faq", "export", "--guild", "8"], env, tmp_path)
     [entry] = json.loads(out)
     assert entry["question"] == "Who founded DeepSeek?" and entry["citations"][0]["title"] == "The article"
