@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from rag.approved import ApprovedAnswer
 from rag.citations import terms
 from rag.errors import EmbeddingError, UserFacingError
+from rag.text import has_lone_surrogate
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,6 +57,8 @@ def validate_faq(question: str, answer: str) -> tuple[str, str]:
             raise UserFacingError(f"The {label} mentions @everyone, @here or a role; remove the mention.")
         if _CONTROL.search(text):
             raise UserFacingError(f"The {label} contains control characters; remove them.")
+        if has_lone_surrogate(text):
+            raise UserFacingError(f"The {label} contains broken Unicode (a lone surrogate); retype those characters.")
     return question, answer
 
 

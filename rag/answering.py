@@ -11,6 +11,7 @@ from rag.citations import Similarity, resolve_citations
 from rag.extractive import closest_sources
 from rag.llm import ReasoningPiece, ServedBy, StreamCut, TextPiece, UsageReport
 from rag.prompting import NOT_COVERED, Turn, build_prompt
+from rag.text import clean_text
 from rag.types import Answer, AnswerEvent, Delta, Final, Thinking, Usage
 
 if TYPE_CHECKING:
@@ -51,11 +52,13 @@ async def generate(
     notes: list[str] = []
     model = chat.name
     async for event in chat.stream(prompt.messages, max_tokens=settings.max_tokens):
+        # Model output is untrusted text: broken Unicode would fail the answer log, escape sequences would
+        # reach a terminal. The final text is cleaned whole, so a sequence split across pieces goes whole too.
         if isinstance(event, TextPiece):
             parts.append(event.text)
-            yield Delta(event.text)
+            yield Delta(clean_text(event.text))
         elif isinstance(event, ReasoningPiece):
-            yield Thinking(event.text)
+            yield Thinking(clean_text(event.text))
         elif isinstance(event, UsageReport):
             usage = event.usage
         elif isinstance(event, ServedBy):
@@ -64,7 +67,7 @@ async def generate(
         elif isinstance(event, StreamCut):
             notes.append(CUT_NOTE)
     model = chat.name if model.endswith(":?") else model  # the name is known once the model was resolved
-    text = "".join(parts).strip()
+    text = clean_text("".join(parts)).strip()
     _log_usage(model, usage, prompt.tokens)
     if _is_not_covered(text):
         answer = Answer(

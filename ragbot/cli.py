@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -98,8 +99,8 @@ def _service(settings: Settings) -> RagService:
 
 def _print_report(report: IngestReport) -> None:
     err.print(f"ingest: {report.summary()} ({report.chunks_embedded} chunks embedded)")
-    for path, reason in report.failed:
-        err.print(f"  [yellow]skipped[/] {path}: {reason}")
+    for path, reason in report.skipped + report.failed:
+        err.print(f"  [yellow]skipped[/] {escape(path)}: {escape(reason)}", markup=True, highlight=False)
 
 
 def _prepared(settings: Settings) -> RagService:
