@@ -123,6 +123,10 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
         raise DocumentError(f"malformed YAML front matter{where}") from exc
+    except ValueError as exc:  # a date YAML recognises but the calendar has not ("2025-13-45")
+        raise DocumentError(f"front matter holds an impossible value ({exc})") from exc
+    except RecursionError:  # brackets nested thousands deep
+        raise DocumentError("front matter nested too deeply") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

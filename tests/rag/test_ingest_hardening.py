@@ -150,3 +150,21 @@ async def test_an_interrupted_long_document_keeps_the_vectors_already_made(
     total = len(index.catalog.all_chunk_ids())
     assert second.added and total > 2 * EMBED_BATCH
     assert second.chunks_embedded == total - 2 * EMBED_BATCH  # only what the first run had not stored
+
+
+def test_front_matter_with_impossible_dates_or_deep_nesting_fails_alone(
+    make_settings: SettingsFactory, article_corpus: Path
+) -> None:
+    """Found by the property suite: these escaped as ValueError / RecursionError and stopped the whole ingest."""
+    (article_corpus / "date.md").write_text("---\ntitle: Dated\npublished: 2025-13-45\n---\n# Dated\n\nText.\n")
+    (article_corpus / "deep.md").write_text("---\ntitle: " + "[" * 5000 + "\n---\n# Deep\n\nText.\n")
+    index, settings = _keyword_index(make_settings)
+
+    report = ingest(index, [article_corpus], settings.chunking, root=article_corpus)
+
+    failed = {Path(p).name: reason for p, reason in report.failed}
+    assert failed == {
+        "date.md": "front matter holds an impossible value (month must be in 1..12)",
+        "deep.md": "front matter nested too deeply",
+    }
+    assert _ids(index) == [ARTICLE_ID]
