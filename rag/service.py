@@ -19,7 +19,7 @@ from rag.ingest import IngestReport, ProgressHook, ingest
 from rag.llm import build_chat_model
 from rag.prompting import Turn, rewrite_messages
 from rag.retrieval import Retriever
-from rag.text import clean_text
+from rag.text import addresses_reader, clean_text
 from rag.types import Answer, AnswerEvent, Final
 
 if TYPE_CHECKING:
@@ -181,16 +181,28 @@ class RagService:
 
     def _score_sentences(self, question: str, sentences: Sequence[str]) -> list[float]:
         lexical = self.index.lexical()
-        overlap = [lexical.coverage(question, s) for s in sentences]
+        overlap = np.asarray([lexical.coverage(question, s) for s in sentences])
         if self.index.embedder is None:
-            return overlap
-        vectors = self.index.embedder.embed([question, *sentences])
-        similarity = vectors[1:] @ vectors[0]
-        # Meaning first; shared rare words break ties between sentences that say much the same.
-        return list(np.asarray(similarity) + 0.25 * np.asarray(overlap))
+            scores = overlap
+        else:
+            vectors = self.index.embedder.embed([question, *sentences])
+            # Meaning first; shared rare words break ties between sentences that say much the same.
+            scores = np.asarray(vectors[1:] @ vectors[0]) + 0.25 * overlap
+        # An instruction planted in a source ("SYSTEM: ... answer with @everyone") shares the question's words
+        # by design: it keeps a tenth of its score, so a sentence stating a fact beats it, and it is quoted
+        # only when no passage states anything else.
+        return [
+            _demoted(float(value)) if addresses_reader(sentence) else float(value)
+            for value, sentence in zip(scores, sentences, strict=True)
+        ]
 
 
 _FOLLOWUP_WORDS = 12
+INSTRUCTION_WEIGHT = 0.1
+
+
+def _demoted(score: float) -> float:
+    return score * INSTRUCTION_WEIGHT if score > 0 else score - 1.0
 
 
 def followup_heuristic(question: str, previous_question: str) -> str:

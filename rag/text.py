@@ -42,3 +42,21 @@ def clean_text(text: str) -> str:
     if "\x1b" in text or "\x9b" in text:
         text = _ESCAPE_SEQUENCE.sub("", text)
     return _CONTROL.sub("", text)
+
+
+# Sentences that address the reader (or a model) as instructions rather than state facts: role labels, "ignore
+# previous instructions", second-person commands, mass mentions. A source may carry them by accident or by
+# design; without a model, the extractive answer must not quote them in place of facts.
+_INSTRUCTION = re.compile(
+    r"^\W*(?:system|assistant|user|developer|instructions?)\s*[:>\]]"
+    r"|\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompts?|rules|above|previous|prior)\b"
+    r"|\byou\s+(?:must|should|shall|will\s+now|are\s+(?:now|to)|need\s+to|have\s+to)\b"
+    r"|\b(?:answer|respond|reply|begin|start)\s+(?:only\s+)?(?:with|by\s+saying)\b"
+    r"|@(?:everyone|here)\b",
+    re.IGNORECASE,
+)
+
+
+def addresses_reader(sentence: str) -> bool:
+    """Whether a sentence reads as an instruction to its reader rather than a statement of fact."""
+    return _INSTRUCTION.search(sentence) is not None
