@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Protocol
 
 import discord
 
-from bot.rendering import SEARCHING, THINKING, draft_text, render_answer
+from bot.rendering import SEARCHING, draft_text, render_answer
 from bot.views import answer_view
 from rag.errors import BackendError, UserFacingError
-from rag.types import Answer, Delta, Final, Thinking
 
 if TYPE_CHECKING:
     from curation.db import Database
     from rag.prompting import Turn
     from rag.service import RagService
+    from rag.types import Answer
 
 log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -197,29 +197,12 @@ async def deliver(
     """Stream one answer into `target`. Every failure ends as a short message to the asker, never a traceback."""
     throttle = Throttle(target, interval)
     started = time.monotonic()
-    draft = ""
-    answer: Answer | None = None
     try:
-        async for event in service.answer_stream(question, history, guild_id=asker.guild_id):
-            if isinstance(event, Thinking) and not draft:
-                await throttle.offer(THINKING)
-            elif isinstance(event, Delta):
-                draft += event.text
-                await throttle.offer(draft_text(draft))
-            elif isinstance(event, Final):
-                answer = event.answer
-        assert answer is not None
-        answer_id = secrets.token_hex(6)
-        await db.log_answer(
-            answer_id,
-            question,
-            answer,
-            guild_id=asker.guild_id,
-            channel_id=asker.channel_id,
-            user_id=asker.user_id,
-            latency_ms=round((time.monotonic() - started) * 1000),
-            faq_id=answer.faq_id,
-        )
+        stream = service.ask(question, history, guild_id=asker.guild_id)
+        async for _ in stream:
+            await throttle.offer(draft_text(stream.draft))  # "thinking…" until the first words arrive
+        answer = await stream
+        answer_id = await _log(db, question, answer, asker, started)
         rendered = render_answer(answer)
         await throttle.wait_turn()
         await target.finish(rendered.messages, rendered.embed, answer_view(answer_id, answer))
@@ -237,6 +220,22 @@ async def deliver(
         log.exception("answering %r failed", question[:80])
         await target.fail(UNEXPECTED)
     return None
+
+
+async def _log(db: Database, question: str, answer: Answer, asker: Asker, started: float) -> str:
+    """Record the answer as given; its id ties the feedback buttons to this log row."""
+    answer_id = secrets.token_hex(6)
+    await db.log_answer(
+        answer_id,
+        question,
+        answer,
+        guild_id=asker.guild_id,
+        channel_id=asker.channel_id,
+        user_id=asker.user_id,
+        latency_ms=round((time.monotonic() - started) * 1000),
+        faq_id=answer.faq_id,
+    )
+    return answer_id
 
 
 async def _tell_cut(target: Target) -> None:

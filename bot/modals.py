@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.replies import report_error
-from curation.faq import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS
+from curation.faq import FAQ_ANSWER_MAX_CHARS, FAQ_QUESTION_MAX_CHARS
 
 if TYPE_CHECKING:
     pass
@@ -54,7 +54,7 @@ class FaqModal(discord.ui.Modal):
         self.question: discord.ui.TextInput[FaqModal] = discord.ui.TextInput(
             label="Question",
             custom_id="question",
-            placeholder=f"As members ask it (at most {MAX_QUESTION_CHARS} characters)",
+            placeholder=f"As members ask it (at most {FAQ_QUESTION_MAX_CHARS} characters)",
             default=_prefill(question) or None,
             max_length=TEXT_INPUT_MAX,
         )
@@ -62,7 +62,7 @@ class FaqModal(discord.ui.Modal):
             label="Answer",
             custom_id="answer",
             style=discord.TextStyle.paragraph,
-            placeholder=f"Markdown is fine; at most {MAX_ANSWER_CHARS:,} characters",
+            placeholder=f"Markdown is fine; at most {FAQ_ANSWER_MAX_CHARS:,} characters",
             default=_prefill(answer) or None,
             max_length=TEXT_INPUT_MAX,
         )

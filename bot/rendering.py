@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import discord
 
+from rag.labels import Label, label_answer
 from rag.text import SENTENCE_END
 from rag.types import Answer, Citation
 
@@ -23,6 +24,7 @@ FAQ_LABEL = "📌 **Moderator-approved answer**"
 EXTRACTIVE_LABEL = "📄 *Extractive answer: no language model is configured, so these are the sources' own sentences.*"
 UNGROUNDED_LABEL = "⚠️ *This answer cites no source: treat it with caution.*"
 FLAGGED_LABEL = "⚠️ *Some sentences are not clearly supported by the passage they cite.*"
+OUTDATED_LABEL = "⚠️ *possibly outdated*"
 THINKING = "🤔 *thinking…*"
 SEARCHING = "🔎 *searching the sources…*"
 
@@ -131,22 +133,29 @@ def _pack(units: list[str], limit: int, joiner: str) -> list[str]:
     return out
 
 
+# How each label reads in Discord; Label.NOTE shows each note's own text, in italics.
+LABEL_TEXT = {
+    Label.REFUSED: REFUSAL_LABEL,
+    Label.FAQ: FAQ_LABEL,
+    Label.EXTRACTIVE: EXTRACTIVE_LABEL,
+    Label.UNGROUNDED: UNGROUNDED_LABEL,
+    Label.FLAGGED: FLAGGED_LABEL,
+    Label.OUTDATED: OUTDATED_LABEL,
+    Label.NOTE: "",
+}
+
+
 def answer_text(answer: Answer) -> str:
     """The answer with its labels: what kind of answer it is, and any notes."""
-    if answer.refused:
+    labels = label_answer(answer)
+    if labels.refused:
         closest = "\n".join(f"• {_link(s.title, s.url)}" for s in answer.closest)
         return REFUSAL_LABEL + (f"\nThe closest sources I have:\n{closest}" if closest else "")
-    lines: list[str] = []
-    if answer.mode == "faq":
-        lines.append(FAQ_LABEL)
-    if answer.mode == "extractive":
-        lines.append(EXTRACTIVE_LABEL)
-    if not answer.grounded and answer.mode != "faq":  # moderators vouch for FAQ answers without sources
-        lines.append(UNGROUNDED_LABEL)
+    lines = [LABEL_TEXT[label] for label in labels.headline]
     lines.append(answer.text)
-    if answer.flagged:
+    if labels.flagged:
         lines.append(FLAGGED_LABEL)
-    lines.extend(f"*{note}*" for note in answer.notes)
+    lines.extend(f"*{note}*" for note in labels.notes)
     return "\n\n".join(lines)
 
 
@@ -160,7 +169,7 @@ def _source_line(citation: Citation, quote_chars: int) -> str:
     quote = citation.quote if len(citation.quote) <= quote_chars else citation.quote[: quote_chars - 1].rstrip() + "…"
     line = f"**[{citation.n}]** {_link(citation.title, citation.url)}" + (f" — {meta}" if meta else "")
     if citation.outdated:
-        line += " · ⚠️ *possibly outdated*"
+        line += f" · {OUTDATED_LABEL}"
     return line + (f"\n> {discord.utils.escape_markdown(quote)}" if quote else "")
 
 

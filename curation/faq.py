@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_QUESTION_CHARS = 300
+FAQ_QUESTION_MAX_CHARS = 300
 # An entry is shown as "**Q:** question\n**A:** answer" plus a footer; 1,800 leaves room under Discord's 2,000.
-MAX_ANSWER_CHARS = 1800
+FAQ_ANSWER_MAX_CHARS = 1800
 # Without embeddings only near-identical wording is safe: "Who founded OpenAI?" shares 2 of 3 content words
 # with "Who founded DeepSeek?" (Dice 0.67), so the bar sits above that.
 LEXICAL_ONLY_THRESHOLD = 0.8
@@ -49,7 +49,10 @@ def validate_faq(question: str, answer: str) -> tuple[str, str]:
     """The entry's question and answer, stripped; UserFacingError says what to fix. Markdown is allowed
     (answers are shown as written); mass mentions are not, although messages never ping anyway."""
     question, answer = question.strip(), answer.strip()
-    for label, text, limit in (("question", question, MAX_QUESTION_CHARS), ("answer", answer, MAX_ANSWER_CHARS)):
+    for label, text, limit in (
+        ("question", question, FAQ_QUESTION_MAX_CHARS),
+        ("answer", answer, FAQ_ANSWER_MAX_CHARS),
+    ):
         if not text:
             raise UserFacingError(f"The {label} is empty.")
         if len(text) > limit:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from rag.extractive import citation_for
+from rag.answer_parts import citation_for
 from rag.text import split_sentences
 from rag.types import Chunk, Citation, Passage
 
@@ -89,28 +89,39 @@ def resolve_citations(
     flagged: list[str] = []
     for claim, numbers in cited_claims(text):
         cited = [n for n in dict.fromkeys(numbers) if n in renumber]
-        if not cited or not claim:
-            continue
-        supported = False
-        for n in cited:
-            sentences = split_sentences(passages[n - 1].chunk.text) or [passages[n - 1].chunk.text]
-            scores = [containment(claim, s) for s in sentences]
-            whole = containment(claim, passages[n - 1].chunk.text)
-            # Embeddings only for claims the words do not already support: most answers reuse the
-            # sources' words, and embedding every sentence of every cited passage is the slow part.
-            if similarity is not None and max(max(scores), whole) < threshold:
-                scores = [max(a, b) for a, b in zip(scores, similarity(claim, sentences), strict=True)]
-            top = max(range(len(sentences)), key=lambda i: scores[i])
-            supported = supported or max(scores[top], whole) >= threshold
-            if scores[top] > best.get(n, (-1.0, ""))[0]:
-                best[n] = (scores[top], sentences[top])
-        if not supported:
+        if cited and claim and not _supported(claim, cited, passages, best, threshold, similarity):
             flagged.append(claim)
     citations = tuple(
         citation_for(new, passages[old - 1], best.get(old, (0.0, _first_sentence(passages[old - 1])))[1])
         for old, new in sorted(renumber.items(), key=lambda kv: kv[1])
     )
     return Resolved(rewritten, citations, tuple(flagged))
+
+
+def _supported(
+    claim: str,
+    cited: list[int],
+    passages: Sequence[Passage],
+    best: dict[int, tuple[float, str]],
+    threshold: float,
+    similarity: Similarity | None,
+) -> bool:
+    """Whether one of the cited passages supports the claim; `best` keeps, per passage number, the sentence
+    that supports a claim best so far (the citation's quote)."""
+    supported = False
+    for n in cited:
+        sentences = split_sentences(passages[n - 1].chunk.text) or [passages[n - 1].chunk.text]
+        scores = [containment(claim, s) for s in sentences]
+        whole = containment(claim, passages[n - 1].chunk.text)
+        # Embeddings only for claims the words do not already support: most answers reuse the
+        # sources' words, and embedding every sentence of every cited passage is the slow part.
+        if similarity is not None and max(max(scores), whole) < threshold:
+            scores = [max(a, b) for a, b in zip(scores, similarity(claim, sentences), strict=True)]
+        top = max(range(len(sentences)), key=lambda i: scores[i])
+        supported = supported or max(scores[top], whole) >= threshold
+        if scores[top] > best.get(n, (-1.0, ""))[0]:
+            best[n] = (scores[top], sentences[top])
+    return supported
 
 
 def _tidy(text: str) -> str:

@@ -198,14 +198,14 @@ async def _evaluate(service: RagService, question: GoldenQuestion, k: int) -> Qu
     known: set[str] = set()
     try:
         if question.in_scope:
-            query = await service.standalone_query(question.q, question.history)
-            result = await service.search(query, k, also=[question.q] if query != question.q else [])
+            result = await service.retrieve(question.q, question.history, k)
+            query = result.query
             hit, rank, missing = retrieval_hit(result.passages, question.expect, all_sources=question.must_cite_all)
             if not hit:
                 failures.append(f"retrieval: not in top {k} ({', '.join(missing)})")
         answer = await service.answer(question.q, question.history)
         ids = [c.chunk_id for c in answer.citations]
-        known = set(await asyncio.to_thread(service.index.catalog.get_chunks, ids))
+        known = set(await service.chunks(ids))
     except RagError as exc:  # one failed call must not end a run of a hundred questions
         log.warning("eval question %s failed: %s", question.id, exc)
         failures.append(f"error: {exc}")

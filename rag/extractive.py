@@ -2,49 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
+from rag.answer_parts import citation_for, refusal
 from rag.text import split_sentences
-from rag.types import Answer, Citation, Passage, SearchResult, SourceInfo
+from rag.types import Answer, Citation, Passage, SearchResult
 
-# Scores each candidate sentence against the question (higher is better).
-SentenceScorer = Callable[[str, Sequence[str]], Sequence[float]]
+if TYPE_CHECKING:
+    from rag.index import Index
 
-REFUSAL = "My sources don't cover that."
+# (score, order among the candidates, sentence) per passage index
+_Ranked = dict[int, list[tuple[float, int, str]]]
+
 _MIN_SENTENCE_CHARS = 30  # shorter lines are list labels and headings, not statements
 _KEEP_RATIO = 0.8
-
-
-def closest_sources(result: SearchResult, limit: int = 3) -> tuple[SourceInfo, ...]:
-    seen: dict[str, SourceInfo] = {}
-    for p in result.passages:
-        seen.setdefault(p.chunk.source.id, p.chunk.source)
-    return tuple(seen.values())[:limit]
-
-
-def refusal(result: SearchResult, mode: str = "extractive") -> Answer:
-    return Answer(REFUSAL, (), grounded=False, refused=True, mode=mode, closest=closest_sources(result))
-
-
-def citation_for(n: int, passage: Passage, quote: str) -> Citation:
-    source = passage.chunk.source
-    return Citation(
-        n=n,
-        chunk_id=passage.chunk.chunk_id,
-        title=source.title,
-        url=source.url,
-        published=source.published,
-        section=passage.chunk.section,
-        quote=quote,
-        publisher=source.publisher,
-    )
 
 
 def _claims_of_corrections(
     result: SearchResult,
     passages: list[Passage],
     picked: list[tuple[int, int, str]],
-    best: dict[int, list[tuple[float, int, str]]],
+    best: _Ranked,
 ) -> list[tuple[int, int, str]]:
     """A quoted correction brings the claim it corrects: the reader sees both sides, each cited."""
     position = {p.chunk.chunk_id: i for i, p in enumerate(passages)}
@@ -62,7 +40,7 @@ def _claims_of_corrections(
 def extractive_answer(
     question: str,
     result: SearchResult,
-    score: SentenceScorer,
+    index: Index,
     *,
     max_passages: int = 3,
     max_sentences: int = 3,
@@ -79,20 +57,29 @@ def extractive_answer(
     ]
     if not candidates:
         return refusal(result)
-    scores = score(question, [s for _, s in candidates])
-    best: dict[int, list[tuple[float, int, str]]] = {}
+    scores = index.score_sentences(question, [s for _, s in candidates])
+    best: _Ranked = {}
     for order, ((pi, sentence), value) in enumerate(zip(candidates, scores, strict=True)):
         best.setdefault(pi, []).append((float(value), order, sentence))
+    picked = sorted(_pick(best))[:max_sentences]
+    picked = sorted(picked + _claims_of_corrections(result, passages, picked, best))
+    return _cited(picked, passages)
+
+
+def _pick(best: _Ranked) -> list[tuple[int, int, str]]:
+    """(passage index, order, sentence) of each passage's best sentences, at most two per passage."""
     top = max(ranked[0][0] for ranked in (sorted(v, reverse=True) for v in best.values()))
-    picked: list[tuple[int, int, str]] = []  # (passage index, order in passage, sentence)
+    picked: list[tuple[int, int, str]] = []
     for pi in sorted(best):
         # A passage speaks only through sentences nearly as good as the best one anywhere:
         # a weak sentence from a lower passage adds noise, not support.
         good = [x for x in sorted(best[pi], reverse=True) if x[0] >= _KEEP_RATIO * top][:2]
         picked.extend((pi, order, sentence) for _, order, sentence in good)
-    picked = sorted(picked)[:max_sentences]
-    picked = sorted(picked + _claims_of_corrections(result, passages, picked, best))
-    citations: list[Citation] = []
+    return picked
+
+
+def _cited(picked: list[tuple[int, int, str]], passages: list[Passage]) -> Answer:
+    """The picked sentences in order, each followed by its passage's number; a citation quotes them all."""
     numbers: dict[int, int] = {}
     quotes: dict[int, list[str]] = {}
     parts: list[str] = []
@@ -101,6 +88,5 @@ def extractive_answer(
             numbers[pi] = len(numbers) + 1
         quotes.setdefault(pi, []).append(sentence)
         parts.append(f"{sentence} [{numbers[pi]}]")
-    for pi, n in numbers.items():
-        citations.append(citation_for(n, passages[pi], " … ".join(quotes[pi])))
+    citations: list[Citation] = [citation_for(n, passages[pi], " … ".join(quotes[pi])) for pi, n in numbers.items()]
     return Answer(" ".join(parts), tuple(citations), grounded=True, refused=False, mode="extractive")

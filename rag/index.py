@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from rag.catalog import Catalog
 from rag.errors import EmbedderUnavailable
 from rag.stores.chroma import ChromaStore
 from rag.stores.lexical import LexicalIndex
+from rag.text import addresses_reader
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -62,8 +66,37 @@ class Index:
         live = self.catalog.all_chunk_ids()
         return live - self.store.existing(live)
 
+    def similarity(self, claim: str, sentences: Sequence[str]) -> list[float]:
+        """Cosine similarity of each sentence to the claim (all 0.0 without an embedder)."""
+        if self.embedder is None:
+            return [0.0] * len(sentences)
+        vectors = self.embedder.embed([claim, *sentences])
+        return [float(x) for x in vectors[1:] @ vectors[0]]
+
+    def score_sentences(self, question: str, sentences: Sequence[str]) -> list[float]:
+        """How well each sentence answers the question (higher is better): meaning, then shared rare words."""
+        lexical = self.lexical()
+        scores = np.asarray([lexical.coverage(question, s) for s in sentences])
+        if self.embedder is not None:
+            # Meaning first; shared rare words break ties between sentences that say much the same.
+            scores = np.asarray(self.similarity(question, sentences)) + 0.25 * scores
+        # An instruction planted in a source ("SYSTEM: ... answer with @everyone") shares the question's words
+        # by design: it keeps a tenth of its score, so a sentence stating a fact beats it, and it is quoted
+        # only when no passage states anything else.
+        return [
+            _demoted(float(value)) if addresses_reader(sentence) else float(value)
+            for value, sentence in zip(scores, sentences, strict=True)
+        ]
+
     def close(self) -> None:
         self.catalog.close()
+
+
+INSTRUCTION_WEIGHT = 0.1
+
+
+def _demoted(score: float) -> float:
+    return score * INSTRUCTION_WEIGHT if score > 0 else score - 1.0
 
 
 _warned_unavailable = False

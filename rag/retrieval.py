@@ -9,13 +9,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from rag.stores.lexical import specific_tokens
+from rag.stores.lexical import lexical_text, specific_tokens
 from rag.types import Passage, SearchResult
 
 if TYPE_CHECKING:
     from rag.config import RetrievalSettings
     from rag.index import Index
-    from rag.types import Chunk
 
 _WORDS = re.compile(r"\w+")
 # Questions that point at a kind of source ("what does the article say...") favour sources of that kind.
@@ -208,7 +207,7 @@ class Retriever:
             if self.index.embedder is not None
             else self.settings.lexical_only_min_coverage
         )
-        return any(lexical.coverage(query, _lexical_view(p.chunk)) >= threshold for p in passages[:3])
+        return any(lexical.coverage(query, lexical_text(p.chunk)) >= threshold for p in passages[:3])
 
 
 def _as_list(raw: str) -> list[str]:
@@ -221,7 +220,3 @@ def _as_list(raw: str) -> list[str]:
     except ValueError:
         return [raw]
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
-
-
-def _lexical_view(chunk: Chunk) -> str:
-    return " ".join((chunk.source.title, *chunk.heading_path, chunk.text))

@@ -4,31 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from rag.answering import generate
+from rag.answer_parts import refusal
 from rag.dates import mark_outdated
 from rag.errors import BackendError, QuestionError
-from rag.extractive import extractive_answer, refusal
+from rag.extractive import extractive_answer
+from rag.generative import generate
 from rag.index import open_index
 from rag.ingest import IngestReport, ProgressHook, ingest
 from rag.llm import build_chat_model
 from rag.prompting import Turn, rewrite_messages
+from rag.response import AnswerStream
 from rag.retrieval import Retriever
-from rag.text import addresses_reader, clean_text
+from rag.text import clean_text
 from rag.types import Answer, AnswerEvent, Final
 
 if TYPE_CHECKING:
     from rag.approved import ApprovedAnswers
+    from rag.catalog import DocumentRecord
     from rag.config import ChunkingSettings, LLMSettings, RetrievalSettings, Settings
     from rag.embeddings import Embedder
     from rag.index import Index
     from rag.llm import ChatModel
-    from rag.types import SearchResult
+    from rag.types import Chunk, SearchResult
 
 log = logging.getLogger(__name__)
 
@@ -106,19 +107,40 @@ class RagService:
     async def prepare(self, progress: ProgressHook | None = None) -> IngestReport | None:
         return await asyncio.to_thread(self.prepare_sync, progress)
 
+    # --- what is indexed -----------------------------------------------------------------------------
+    async def sources(self) -> list[DocumentRecord]:
+        """The indexed sources with their chunk counts, in id order."""
+        return await asyncio.to_thread(self.index.catalog.documents)
+
+    async def chunks(self, ids: Iterable[str]) -> dict[str, Chunk]:
+        """The live chunks among `ids`, by id (a chunk gone since a re-ingest is simply absent)."""
+        wanted = list(ids)
+        return await asyncio.to_thread(self.index.catalog.get_chunks, wanted)
+
     # --- questions ---------------------------------------------------------------------------------
-    async def search(self, query: str, k: int | None = None, *, also: Sequence[str] = ()) -> SearchResult:
+    async def search(self, query: str, k: int | None = None) -> SearchResult:
+        """The passages for `query` as written."""
         text = validate_question(query, self.retrieval.max_question_chars)
-        return await asyncio.to_thread(lambda: self.retriever.search(text, k, also=also))
+        return await asyncio.to_thread(lambda: self.retriever.search(text, k))
+
+    async def retrieve(self, question: str, history: Sequence[Turn] = (), k: int | None = None) -> SearchResult:
+        """The passages for a question asked in a conversation; `result.query` is what was searched."""
+        text = validate_question(question, self.retrieval.max_question_chars)
+        return await self._retrieve(text, history, k)
+
+    async def _retrieve(self, text: str, history: Sequence[Turn], k: int | None = None) -> SearchResult:
+        query = await self.standalone_query(text, history)
+        # A follow-up is searched both as rewritten and as written: a rewrite can drift to the earlier topic.
+        also = [text] if query != text else []
+        return await asyncio.to_thread(lambda: self.retriever.search(query, k, also=also))
+
+    def ask(self, question: str, history: Sequence[Turn] = (), *, guild_id: int | None = None) -> AnswerStream:
+        """The answer in progress: iterate it for the live text, or await it for the Answer."""
+        return AnswerStream(self.answer_stream(question, history, guild_id=guild_id))
 
     async def answer(self, question: str, history: Sequence[Turn] = (), *, guild_id: int | None = None) -> Answer:
-        """The whole answer (the last event of `answer_stream`)."""
-        final: Answer | None = None
-        async for event in self.answer_stream(question, history, guild_id=guild_id):
-            if isinstance(event, Final):
-                final = event.answer
-        assert final is not None  # answer_stream always ends with Final
-        return final
+        """The whole answer (the end of `ask`)."""
+        return await self.ask(question, history, guild_id=guild_id)
 
     async def answer_stream(
         self, question: str, history: Sequence[Turn] = (), *, guild_id: int | None = None
@@ -130,17 +152,14 @@ class RagService:
         if (faq := await self.match_faq(text, guild_id)) is not None:
             yield Final(self._dated(faq))
             return
-        query = await self.standalone_query(text, history)
-        # A follow-up is searched both as rewritten and as written: a rewrite can drift to the earlier topic.
-        also = [text] if query != text else []
-        result = await asyncio.to_thread(lambda: self.retriever.search(query, also=also))
+        result = await self._retrieve(text, history)
         if self.chat is None:
-            yield Final(self._dated(await asyncio.to_thread(self._extractive, text, result)))
+            yield Final(self._dated(await asyncio.to_thread(extractive_answer, text, result, self.index)))
             return
         if not result.relevant:
             yield Final(refusal(result, mode="generative"))
             return
-        async for event in generate(text, history, result, self.chat, self.llm, self._similarity):
+        async for event in generate(text, history, result, self.chat, self.llm, self.index):
             yield Final(self._dated(event.answer)) if isinstance(event, Final) else event
 
     def _dated(self, answer: Answer) -> Answer:
@@ -170,39 +189,8 @@ class RagService:
                 log.warning("follow-up rewrite failed, using the heuristic: %s", exc)
         return followup_heuristic(question, earlier[-1].content)
 
-    def _extractive(self, question: str, result: SearchResult) -> Answer:
-        return extractive_answer(question, result, self._score_sentences)
-
-    def _similarity(self, claim: str, sentences: Sequence[str]) -> list[float]:
-        if self.index.embedder is None:
-            return [0.0] * len(sentences)
-        vectors = self.index.embedder.embed([claim, *sentences])
-        return [float(x) for x in vectors[1:] @ vectors[0]]
-
-    def _score_sentences(self, question: str, sentences: Sequence[str]) -> list[float]:
-        lexical = self.index.lexical()
-        overlap = np.asarray([lexical.coverage(question, s) for s in sentences])
-        if self.index.embedder is None:
-            scores = overlap
-        else:
-            vectors = self.index.embedder.embed([question, *sentences])
-            # Meaning first; shared rare words break ties between sentences that say much the same.
-            scores = np.asarray(vectors[1:] @ vectors[0]) + 0.25 * overlap
-        # An instruction planted in a source ("SYSTEM: ... answer with @everyone") shares the question's words
-        # by design: it keeps a tenth of its score, so a sentence stating a fact beats it, and it is quoted
-        # only when no passage states anything else.
-        return [
-            _demoted(float(value)) if addresses_reader(sentence) else float(value)
-            for value, sentence in zip(scores, sentences, strict=True)
-        ]
-
 
 _FOLLOWUP_WORDS = 12
-INSTRUCTION_WEIGHT = 0.1
-
-
-def _demoted(score: float) -> float:
-    return score * INSTRUCTION_WEIGHT if score > 0 else score - 1.0
 
 
 def followup_heuristic(question: str, previous_question: str) -> str:
@@ -232,3 +220,12 @@ def build_service(
         faqs=faqs,
         max_file_bytes=settings.ingest.max_file_bytes,
     )
+
+
+def list_sources(settings: Settings) -> list[DocumentRecord]:
+    """The indexed sources, read from the catalog alone: no embedding model, no vector store, no chat model."""
+    index = open_index(settings, lexical_only=True)
+    try:
+        return index.catalog.documents()
+    finally:
+        index.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +113,16 @@ class Usage:
     cache_miss_tokens: int | None = None
 
 
+AnswerMode = Literal["generative", "extractive", "faq"]
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     text: str
     citations: tuple[Citation, ...]
     grounded: bool
     refused: bool
-    mode: str  # "extractive" or "generative"
+    mode: AnswerMode
     closest: tuple[SourceInfo, ...] = ()
     model: str = ""
     usage: Usage | None = None
@@ -127,7 +131,9 @@ class Answer:
     faq_id: int | None = None  # mode "faq": the moderator-approved entry that answered
 
 
-# --- what answer streams yield ---------------------------------------------------------------------------
+# --- what streams yield --------------------------------------------------------------------------------
+# One vocabulary: a chat model's stream yields ChatEvent; an answer stream passes its Thinking and Delta on,
+# keeps the rest for the answer, and ends with Final. `rag.response.AnswerStream` is the one consumer.
 @dataclass(frozen=True, slots=True)
 class Thinking:
     """The model is reasoning; `text` is its reasoning so far in this event (never part of the answer)."""
@@ -143,8 +149,29 @@ class Delta:
 
 
 @dataclass(frozen=True, slots=True)
+class UsageReport:
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class StreamCut:
+    """The stream broke after output had started; what arrived stands."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServedBy:
+    """A fallback model answered instead of the primary one."""
+
+    model: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Final:
     answer: Answer
 
 
+ChatEvent = Thinking | Delta | UsageReport | StreamCut | ServedBy
 AnswerEvent = Thinking | Delta | Final

@@ -20,11 +20,13 @@ from rich.table import Table
 
 from rag.config import Settings, load_settings
 from rag.errors import ConfigError, RagError, UserFacingError
+from rag.redact import install_redaction, scrub
 from ragbot.terminal import answer_json, render_answer, render_stats, search_json
 
 if TYPE_CHECKING:
     from curation.db import Database
     from rag.ingest import IngestReport, ProgressHook
+    from rag.llm import ChatModel
     from rag.service import RagService
     from rag.types import Answer
 
@@ -41,7 +43,7 @@ T = TypeVar("T")
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    err.print(f"[bold red]error:[/] {scrub(message)}", markup=True, highlight=False)
     return typer.Exit(code)
 
 
@@ -54,6 +56,7 @@ def _settings() -> Settings:
     logging.getLogger("ragbot").setLevel(settings.log_level)
     for noisy in ("chromadb", "httpx", "bm25s", "onnxruntime"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    install_redaction(settings)  # every log line and error line from here on has the configured secrets masked
     return settings
 
 
@@ -91,25 +94,29 @@ def _progress() -> Iterator[ProgressHook]:
         yield hook
 
 
-def _service(settings: Settings) -> RagService:
-    from rag.service import build_service
-
-    return build_service(settings)
-
-
 def _print_report(report: IngestReport) -> None:
     err.print(f"ingest: {report.summary()} ({report.chunks_embedded} chunks embedded)")
     for path, reason in report.skipped + report.failed:
         err.print(f"  [yellow]skipped[/] {escape(path)}: {escape(reason)}", markup=True, highlight=False)
 
 
-def _prepared(settings: Settings) -> RagService:
-    service = _service(settings)
+async def _prepare(service: RagService) -> None:
+    """Index the corpus first if it is empty or lacks vectors, with a progress bar."""
     with _progress() as hook:
-        report = service.prepare_sync(hook)
+        report = await service.prepare(hook)
     if report is not None:
         _print_report(report)
-    return service
+
+
+async def _with_service(
+    settings: Settings, work: Callable[[RagService], Awaitable[T]], chat: ChatModel | None = None
+) -> T:
+    """Open the service, prepare the index, run `work`; the service is closed whatever happens."""
+    from ragbot.wiring import open_service
+
+    async with open_service(settings, chat=chat) as service:
+        await _prepare(service)
+        return await work(service)
 
 
 @app.command()
@@ -118,14 +125,16 @@ def ingest(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and build it again.")] = False,
 ) -> None:
     """Index the corpus: new and changed files are embedded, deleted ones removed."""
+    from ragbot.wiring import open_service
+
     settings = _settings()
 
-    def run() -> IngestReport:
-        service = _service(settings)
-        with _progress() as hook:
-            return service.ingest_sync(paths or None, rebuild=rebuild, progress=hook)
+    async def run() -> IngestReport:
+        async with open_service(settings) as service:
+            with _progress() as hook:
+                return await asyncio.to_thread(service.ingest_sync, paths or None, rebuild=rebuild, progress=hook)
 
-    report = _guard(run)
+    report = _guard(lambda: asyncio.run(run()))
     _print_report(report)
     if report.failed:
         raise typer.Exit(1)
@@ -134,8 +143,10 @@ def ingest(
 @app.command()
 def sources() -> None:
     """List the indexed sources with their dates and chunk counts."""
+    from rag.service import list_sources
+
     settings = _settings()
-    records = _guard(lambda: _service(settings).index.catalog.documents())
+    records = _guard(lambda: list_sources(settings))  # the catalog alone: no embedding model, no vector store
     rows = [(r.source.id, r.source.title, r.source.kind, r.source.published, str(r.chunk_count)) for r in records]
     if out.is_terminal:
         table = Table("id", "title", "kind", "published", "chunks")
@@ -157,7 +168,7 @@ def search(
 ) -> None:
     """Show the passages that best match QUERY."""
     settings = _settings()
-    result = _guard(lambda: asyncio.run(_prepared(settings).search(query, k)))
+    result = _guard(lambda: asyncio.run(_with_service(settings, lambda service: service.search(query, k))))
     if as_json:
         print(json.dumps(search_json(result), ensure_ascii=False))
         return
@@ -175,12 +186,8 @@ def ask(
 ) -> None:
     """Answer QUESTION from the corpus, citing the passages used."""
     settings = _settings()
-
-    def run() -> Answer:
-        service = _prepared(settings)
-        return asyncio.run(_ask(service, question, live=not as_json and out.is_terminal))
-
-    answer = _guard(run)
+    live = not as_json and out.is_terminal
+    answer = _guard(lambda: asyncio.run(_with_service(settings, lambda service: _ask(service, question, live=live))))
     if as_json:
         print(json.dumps(answer_json(answer), ensure_ascii=False))
     else:
@@ -194,26 +201,13 @@ async def _ask(service: RagService, question: str, *, live: bool) -> Answer:
     from rich.spinner import Spinner
     from rich.text import Text
 
-    from rag.types import Delta, Final, Thinking
-
-    try:
-        if not live:
-            return await service.answer(question)
-        answer: Answer | None = None
-        draft = ""
-        with Live(Spinner("dots", text="searching…"), console=out, transient=True, refresh_per_second=10) as view:
-            async for event in service.answer_stream(question):
-                if isinstance(event, Thinking) and not draft:
-                    view.update(Spinner("dots", text="thinking…"))
-                elif isinstance(event, Delta):
-                    draft += event.text
-                    view.update(Text(draft))
-                elif isinstance(event, Final):
-                    answer = event.answer
-        assert answer is not None
-        return answer
-    finally:
-        await service.aclose()
+    stream = service.ask(question)
+    if not live:
+        return await stream
+    with Live(Spinner("dots", text="searching…"), console=out, transient=True, refresh_per_second=10) as view:
+        async for _ in stream:
+            view.update(Text(stream.draft) if stream.draft else Spinner("dots", text="thinking…"))
+    return await stream
 
 
 @app.command()
@@ -243,30 +237,13 @@ def eval_(
     min_citation_validity: Annotated[float, typer.Option(help="Threshold for valid citations.")] = 1.0,
 ) -> None:
     """Run the golden set: retrieval recall and MRR, refusals, citation validity, facts in answers."""
-    from rag.evaluation import EvalReport, check_thresholds, load_golden, render_report, report_json, run_eval
+    from rag.evaluation import check_thresholds, load_golden, render_report, report_json, run_eval
     from rag.llm.scripted import ScriptedChatModel
 
     settings = _settings()
-
-    def run() -> EvalReport:
-        questions = load_golden(golden)  # a bad file fails before any indexing
-        from rag.service import build_service
-
-        service = build_service(settings, chat=ScriptedChatModel() if scripted else None)
-        with _progress() as hook:
-            ingested = service.prepare_sync(hook)
-        if ingested is not None:
-            _print_report(ingested)
-
-        async def evaluate() -> EvalReport:
-            try:
-                return await run_eval(service, questions, k=k)
-            finally:
-                await service.aclose()
-
-        return asyncio.run(evaluate())
-
-    report = _guard(run)
+    questions = _guard(lambda: load_golden(golden))  # a bad file fails before any indexing
+    chat = ScriptedChatModel() if scripted else None
+    report = _guard(lambda: asyncio.run(_with_service(settings, lambda s: run_eval(s, questions, k=k), chat)))
     if as_json:
         print(json.dumps(report_json(report), ensure_ascii=False))
     else:

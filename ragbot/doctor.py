@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING
 from rag.errors import RagError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rag.config import Settings
+    from rag.embeddings import Embedder
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,25 +24,33 @@ class Check:
 
 def run_checks(settings: Settings) -> list[Check]:
     from rag.embeddings import build_embedder
-    from rag.index import open_index
-    from rag.loaders import SUPPORTED_SUFFIXES
 
     checks = [Check("configuration", True, f"data dir {settings.data_dir}, corpus {settings.corpus_dir}")]
-    corpus = settings.corpus_dir
-    files = [p for p in corpus.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES] if corpus.is_dir() else []
-    checks.append(
-        Check(
-            "corpus",
-            bool(files),
-            f"{len(files)} source files in {corpus}" if files else f"no sources in {corpus}",
-        )
-    )
+    checks.append(_check_corpus(settings.corpus_dir))
     embedder = None
     try:
         embedder = build_embedder(settings.embedding)
         checks.append(Check("embedding model", True, f"{embedder.name}, {embedder.dimension} dimensions"))
     except RagError as exc:
         checks.append(Check("embedding model", False, f"{exc} (search falls back to keywords only)"))
+    checks += _check_index(settings, embedder)
+    checks.append(asyncio.run(_check_llm(settings)))
+    return checks
+
+
+def _check_corpus(corpus: Path) -> Check:
+    from rag.loaders import SUPPORTED_SUFFIXES
+
+    files = [p for p in corpus.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES] if corpus.is_dir() else []
+    return Check(
+        "corpus", bool(files), f"{len(files)} source files in {corpus}" if files else f"no sources in {corpus}"
+    )
+
+
+def _check_index(settings: Settings, embedder: Embedder | None) -> list[Check]:
+    from rag.index import open_index
+
+    checks: list[Check] = []
     try:
         index = open_index(settings, embedder=embedder, lexical_only=embedder is None)
         if index.store is not None:
@@ -47,19 +58,13 @@ def run_checks(settings: Settings) -> list[Check]:
             index.check_embedder()
             checks.append(Check("vector store", True, f"{index.store.location}, {index.store.count()} vectors"))
         documents, chunks = len(index.catalog.documents()), index.catalog.chunk_count()
-        checks.append(
-            Check(
-                "index",
-                chunks > 0,
-                f"{documents} sources, {chunks} chunks" if chunks else "empty: run `ragbot ingest`",
-            )
-        )
+        detail = f"{documents} sources, {chunks} chunks" if chunks else "empty: run `ragbot ingest`"
+        checks.append(Check("index", chunks > 0, detail))
         index.close()
     except RagError as exc:
         checks.append(Check("vector store", False, str(exc)))
     except Exception as exc:  # a chroma server that is down fails in transport-specific ways
         checks.append(Check("vector store", False, f"{type(exc).__name__}: {exc}"))
-    checks.append(asyncio.run(_check_llm(settings)))
     return checks
 
 

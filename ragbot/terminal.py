@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from rag.labels import Label, label_answer
+
 if TYPE_CHECKING:
     from curation.db import Stats
     from rag.types import Answer, SearchResult
@@ -73,35 +75,51 @@ def render_stats(report: Stats, days: int) -> str:
     return "\n".join(lines)
 
 
+# How each label reads in a terminal; Label.NOTE shows each note's own text.
+LABEL_TEXT = {
+    Label.REFUSED: "The closest sources I have:",
+    Label.FAQ: "Moderator-approved answer (FAQ).",
+    Label.EXTRACTIVE: "Extractive answer (no language model configured): the sources' own sentences.",
+    Label.UNGROUNDED: "Warning: this answer cites no source; do not rely on it.",
+    Label.FLAGGED: "Check: these sentences are not clearly supported by the passages they cite:",
+    Label.OUTDATED: "possibly outdated",
+    Label.NOTE: "Note:",
+}
+
+
 def render_answer(answer: Answer) -> str:
+    labels = label_answer(answer)
+    if labels.refused:
+        return _render_refusal(answer)
     lines: list[str] = []
-    if answer.refused:
-        lines.append(answer.text)
-        if answer.closest:
-            lines += ["", "The closest sources I have:"]
-            lines += [f"  - {s.title}" + (f" <{s.url}>" if s.url else "") for s in answer.closest]
-        return "\n".join(lines)
-    if answer.mode == "faq":
-        lines += ["Moderator-approved answer (FAQ).", ""]
-    if answer.mode == "extractive":
-        lines += ["Extractive answer (no language model configured): the sources' own sentences.", ""]
-    if not answer.grounded:
-        lines += ["Warning: this answer cites no source; do not rely on it.", ""]
+    for label in labels.headline:
+        lines += [LABEL_TEXT[label], ""]
     lines.append(answer.text)
-    lines += [f"Note: {note}" for note in answer.notes]
-    if answer.flagged:
-        lines.append("Check: these sentences are not clearly supported by the passages they cite:")
-        lines += [f"  - {claim}" for claim in answer.flagged]
-    if not answer.citations:
-        return "\n".join(lines)
-    lines += ["", "Sources"]
+    lines += [f"{LABEL_TEXT[Label.NOTE]} {note}" for note in labels.notes]
+    if labels.flagged:
+        lines.append(LABEL_TEXT[Label.FLAGGED])
+        lines += [f"  - {claim}" for claim in labels.flagged]
+    if answer.citations:
+        lines += ["", "Sources", *_source_lines(answer, labels.outdated)]
+    return "\n".join(lines)
+
+
+def _render_refusal(answer: Answer) -> str:
+    lines = [answer.text]
+    if answer.closest:
+        lines += ["", LABEL_TEXT[Label.REFUSED]]
+        lines += [f"  - {s.title}" + (f" <{s.url}>" if s.url else "") for s in answer.closest]
+    return "\n".join(lines)
+
+
+def _source_lines(answer: Answer, outdated: frozenset[int]) -> list[str]:
+    lines: list[str] = []
     for c in answer.citations:
         meta = ", ".join(x for x in (c.publisher, c.published) if x)
-        lines.append(
-            f"[{c.n}] {c.title}" + (f" ({meta})" if meta else "") + (" — possibly outdated" if c.outdated else "")
-        )
+        warning = f" — {LABEL_TEXT[Label.OUTDATED]}" if c.n in outdated else ""
+        lines.append(f"[{c.n}] {c.title}" + (f" ({meta})" if meta else "") + warning)
         if c.url:
             lines.append(f"    {c.url}")
         if c.section:
             lines.append(f"    section: {c.section}")
-    return "\n".join(lines)
+    return lines

@@ -61,7 +61,7 @@ class AdminCog(commands.Cog, name="Admin"):
         await edit_page(interaction, await self._page(number))
 
     async def _page(self, number: int) -> Page:
-        docs = await asyncio.to_thread(self.bot.service.index.catalog.documents)
+        docs = await self.bot.service.sources()
         pages = page_count(len(docs))
         number = clamp_page(number, pages)
         shown = docs[(number - 1) * PER_PAGE : number * PER_PAGE]

@@ -11,8 +11,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.delivery import NO_MENTIONS, Asker, InteractionTarget, MessageTarget, Target, deliver
+from bot.history import is_reply_to_bot, question_text, reply_chain, thread_history
 from bot.limits import QueueFull
-from bot.memory import is_reply_to_bot, question_text, reply_chain, thread_history
 from bot.rendering import SEARCHING
 
 if TYPE_CHECKING:

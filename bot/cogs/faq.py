@@ -5,7 +5,6 @@ registered with the commands only decide who sees them in Discord's menus."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from typing import TYPE_CHECKING
@@ -184,7 +183,7 @@ class FaqCog(
         """Citations for the passage ids a moderator gave; UserFacingError names the ids the index lacks."""
         if not ids:
             return ()
-        chunks = await asyncio.to_thread(self.bot.service.index.catalog.get_chunks, ids)
+        chunks = await self.bot.service.chunks(ids)
         unknown = [i for i in ids if i not in chunks]
         if unknown:
             raise UserFacingError(unknown_ids_text(unknown))

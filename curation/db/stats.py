@@ -32,8 +32,8 @@ async def compute_stats(
         down=down,
         median_latency_ms=median,
         p95_latency_ms=p95,
-        top_refused=await _top_refused(session, logged, top),
-        top_downvoted=await _top_downvoted(session, voted, top),
+        top_refused=await _top_questions(session, logged, top, downvoted=False),
+        top_downvoted=await _top_questions(session, voted, top, downvoted=True),
     )
 
 
@@ -84,31 +84,16 @@ def percentile(ordered: Sequence[float], q: float) -> float | None:
     return float(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
 
 
-async def _top_refused(
-    session: AsyncSession, where: list[ColumnElement[bool]], top: int
+async def _top_questions(
+    session: AsyncSession, where: list[ColumnElement[bool]], top: int, *, downvoted: bool
 ) -> tuple[tuple[str, int], ...]:
+    """The most frequent questions (folded case and spaces) among refused answers, or among 👎 votes."""
     times = func.count().label("times")
-    query = (
-        select(func.min(AnswerLog.question), times)
-        .where(*where, AnswerLog.refused.is_(True))
-        .group_by(AnswerLog.question_key)
-        .order_by(times.desc(), AnswerLog.question_key)
-        .limit(top)
-    )
-    return tuple((str(q), int(n)) for q, n in await session.execute(query))
-
-
-async def _top_downvoted(
-    session: AsyncSession, where: list[ColumnElement[bool]], top: int
-) -> tuple[tuple[str, int], ...]:
-    downs = func.count().label("downs")
-    query = (
-        select(func.min(AnswerLog.question), downs)
-        .select_from(Vote)
-        .join(AnswerLog, AnswerLog.answer_id == Vote.answer_id)
-        .where(*where, Vote.vote == -1)
-        .group_by(AnswerLog.question_key)
-        .order_by(downs.desc(), AnswerLog.question_key)
-        .limit(top)
-    )
+    query = select(func.min(AnswerLog.question), times)
+    if downvoted:
+        query = query.select_from(Vote).join(AnswerLog, AnswerLog.answer_id == Vote.answer_id)
+        query = query.where(*where, Vote.vote == -1)
+    else:
+        query = query.where(*where, AnswerLog.refused.is_(True))
+    query = query.group_by(AnswerLog.question_key).order_by(times.desc(), AnswerLog.question_key).limit(top)
     return tuple((str(q), int(n)) for q, n in await session.execute(query))

@@ -1,50 +1,18 @@
-"""Chat models: a small protocol, the events a stream yields, and the function that builds one from settings."""
+"""Chat models: a small protocol and the function that builds one from settings (events: `rag.types`)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from rag.types import Usage
+from rag.types import ChatEvent, Delta, ServedBy, StreamCut, Thinking, UsageReport
+
+__all__ = ["ChatEvent", "ChatModel", "Delta", "Message", "ServedBy", "StreamCut", "Thinking", "UsageReport"]
 
 if TYPE_CHECKING:
     from rag.config import LLMSettings
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
-
-
-@dataclass(frozen=True, slots=True)
-class ReasoningPiece:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class TextPiece:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class UsageReport:
-    usage: Usage
-
-
-@dataclass(frozen=True, slots=True)
-class StreamCut:
-    """The stream broke after output had started; what arrived stands."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class ServedBy:
-    """A fallback model answered instead of the primary one."""
-
-    model: str
-    reason: str
-
-
-ChatEvent = ReasoningPiece | TextPiece | UsageReport | StreamCut | ServedBy
 
 
 class ChatModel(Protocol):

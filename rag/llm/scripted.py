@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from rag.citations import terms
-from rag.llm import ChatEvent, Message, TextPiece, UsageReport
+from rag.llm import ChatEvent, Delta, Message, UsageReport
 from rag.prompting import NOT_COVERED
 from rag.text import split_sentences
 from rag.tokens import count_tokens
@@ -131,7 +131,7 @@ class ScriptedChatModel:
     async def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None) -> AsyncIterator[ChatEvent]:
         reply = self._queue.popleft() if self._queue else careful_reply(messages)
         for start in range(0, len(reply), self._piece_chars):
-            yield TextPiece(reply[start : start + self._piece_chars])
+            yield Delta(reply[start : start + self._piece_chars])
             await asyncio.sleep(0)  # a stream yields to the loop between pieces, like a network one
         prompt = sum(count_tokens(m.get("content", "")) for m in messages)
         yield UsageReport(Usage(prompt_tokens=prompt, completion_tokens=count_tokens(reply)))

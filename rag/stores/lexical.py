@@ -60,10 +60,10 @@ class LexicalIndex:
         retriever = bm25s.BM25()
         if chunks:
             tokens = bm25s.tokenize(
-                [_lexical_text(c) for c in chunks], stopwords="en", stemmer=_stemmer(), show_progress=False
+                [lexical_text(c) for c in chunks], stopwords="en", stemmer=_stemmer(), show_progress=False
             )
             retriever.index(tokens, show_progress=False)
-        specifics = frozenset(t for c in chunks for t in corpus_specifics(_lexical_text(c)))
+        specifics = frozenset(t for c in chunks for t in corpus_specifics(lexical_text(c)))
         return cls([c.chunk_id for c in chunks], retriever if chunks else None, generation, specifics)
 
     @classmethod
@@ -129,5 +129,6 @@ def _idf(df: int, n: int) -> float:
     return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
-def _lexical_text(chunk: Chunk) -> str:
+def lexical_text(chunk: Chunk) -> str:
+    """What BM25 indexes for a chunk, and what coverage is measured against: title, headings, text."""
     return " ".join((chunk.source.title, *chunk.heading_path, chunk.text))

@@ -20,7 +20,7 @@ from bot.modals import parse_chunk_ids
 from bot.paging import Page, clamp_page, page_count, page_view
 from bot.rendering import EMBED_TOTAL_LIMIT, MESSAGE_LIMIT
 from curation.db.records import FaqRecord, Stats
-from curation.faq import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS
+from curation.faq import FAQ_ANSWER_MAX_CHARS, FAQ_QUESTION_MAX_CHARS
 from rag.catalog import DocumentRecord
 from rag.citations import citations_from_chunks
 from rag.ingest import IngestReport
@@ -74,14 +74,14 @@ def test_an_faq_page_lists_entries_and_fits_one_message() -> None:
 
 
 def test_an_entry_at_the_limits_is_shown_whole_within_discord_limits() -> None:
-    question, answer = "Q" * MAX_QUESTION_CHARS, "Answer sentence here. " * (MAX_ANSWER_CHARS // 22)
+    question, answer = "Q" * FAQ_QUESTION_MAX_CHARS, "Answer sentence here. " * (FAQ_ANSWER_MAX_CHARS // 22)
     citations = tuple(_citation(n, "quote " * 200) for n in range(1, 9))
     rendered = render_faq(_entry(7, question, answer.strip(), citations=citations))
     assert all(len(m) <= MESSAGE_LIMIT for m in rendered.messages) and len(rendered.messages) == 2
     joined = " ".join(rendered.messages)
     assert rendered.messages[0] == f"**FAQ #7** · **Q:** {question}"
     assert rendered.messages[1].startswith("**A:** Answer sentence here.") and "Added by <@42>" in joined
-    assert " ".join(joined.split()).count("Answer sentence here.") == MAX_ANSWER_CHARS // 22
+    assert " ".join(joined.split()).count("Answer sentence here.") == FAQ_ANSWER_MAX_CHARS // 22
     assert rendered.embed is not None and _embed_total(rendered.embed) <= EMBED_TOTAL_LIMIT
     assert render_faq(_entry(1)).embed is None  # no sources, no embed
 

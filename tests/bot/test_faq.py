@@ -10,7 +10,7 @@ from bot.admin_rendering import NO_FAQS
 from bot.cogs.faq import NOT_AN_ANSWER, PINNED
 from bot.permissions import NOT_MODERATOR
 from bot.rendering import FAQ_LABEL
-from curation.faq import MAX_ANSWER_CHARS
+from curation.faq import FAQ_ANSWER_MAX_CHARS
 
 FOUNDER = "Who founded DeepSeek?"
 PARAPHRASE = "who set up deepseek?"
@@ -250,7 +250,7 @@ async def test_pinning_a_10000_character_answer_asks_to_shorten_it(harness_facto
     assert refused.content == NOT_AN_ANSWER  # only the last piece carries the answer's buttons
     shown, outcome = await _pin(h, int(last["id"]), mod)
     assert len(_inputs(shown.modal)["answer"]["value"]) == 4000  # as much as the form can hold
-    assert f"too long (4,000 characters; at most {MAX_ANSWER_CHARS:,})" in outcome.content
+    assert f"too long (4,000 characters; at most {FAQ_ANSWER_MAX_CHARS:,})" in outcome.content
     assert await h.db.list_faqs(h.discord.guild_id) == ([], 0)
 
 

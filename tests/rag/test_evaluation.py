@@ -30,7 +30,7 @@ from rag.evaluation import (
     run_eval,
     summarise,
 )
-from rag.llm import TextPiece, UsageReport
+from rag.llm import Delta, UsageReport
 from rag.llm.scripted import ScriptedChatModel, careful_reply, rewrite_reply
 from rag.prompting import NOT_COVERED, Turn, build_prompt, rewrite_messages
 from rag.service import RagService, build_service
@@ -106,8 +106,8 @@ async def test_scripted_model_streams_pieces_then_usage_and_serves_queued_replie
     model.enqueue("Queued [1].")
     queued = [e async for e in model.stream(_messages("Who founded DeepSeek?"))]
     careful = [e async for e in model.stream(_messages("Who founded DeepSeek?"))]
-    assert "".join(e.text for e in queued if isinstance(e, TextPiece)) == "Queued [1]."
-    pieces = [e.text for e in careful if isinstance(e, TextPiece)]
+    assert "".join(e.text for e in queued if isinstance(e, Delta)) == "Queued [1]."
+    pieces = [e.text for e in careful if isinstance(e, Delta)]
     assert len(pieces) > 1 and all(len(p) <= 5 for p in pieces) and "".join(pieces).endswith("[2]")
     usage = careful[-1]
     assert isinstance(usage, UsageReport) and usage.usage.prompt_tokens > 100 and usage.usage.completion_tokens > 5

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from fakes.openai_server import FakeOpenAI
 
-from rag.answering import CUT_NOTE
 from rag.config import Settings
 from rag.embeddings.onnx import OnnxEmbedder
 from rag.errors import BackendError, ConfigError
+from rag.generative import CUT_NOTE
 from rag.llm import build_chat_model
 from rag.prompting import NOT_COVERED, SYSTEM_PROMPT, Turn
 from rag.service import RagService, build_service

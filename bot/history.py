@@ -1,4 +1,4 @@
-"""Conversation memory from Discord: the reply chain above a message, or the recent messages of a thread."""
+"""Conversation history from Discord: the reply chain above a message, or the recent messages of a thread."""
 
 from __future__ import annotations
 
