@@ -36,9 +36,10 @@ class IngestReport:
     resumable: set[str] = field(default_factory=set, repr=False)
 
     def summary(self) -> str:
+        skipped = f"{len(self.skipped)} skipped, " if self.skipped else ""
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
-            f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped, {len(self.failed)} failed"
+            f"{len(self.unchanged)} unchanged, {skipped}{len(self.failed)} failed"
         )
 
 

@@ -21,6 +21,7 @@ from rich.table import Table
 from rag.config import Settings, load_settings
 from rag.errors import ConfigError, RagError, UserFacingError
 from rag.redact import install_redaction, scrub
+from rag.text import clean_text
 from ragbot.terminal import answer_json, render_answer, render_stats, search_json
 
 if TYPE_CHECKING:
@@ -175,8 +176,9 @@ def search(
     if not result.relevant:
         err.print("[yellow]nothing relevant found; the closest passages are:[/]")
     for rank, p in enumerate(result.passages, 1):
-        out.print(f"[bold]{rank}. {p.chunk.source.title}[/] — {p.chunk.section or '(top)'}  (score {p.score:.3f})")
-        out.print(f"   {p.chunk.text[:400]}{'…' if len(p.chunk.text) > 400 else ''}\n")
+        title, section, text = (escape(clean_text(x)) for x in (p.chunk.source.title, p.chunk.section, p.chunk.text))
+        out.print(f"[bold]{rank}. {title}[/] — {section or '(top)'}  (score {p.score:.3f})")
+        out.print(f"   {text[:400]}{'…' if len(text) > 400 else ''}\n")
 
 
 @app.command()

@@ -26,6 +26,7 @@ from rag.loaders import load_document, parse_sections, split_front_matter
 from rag.service import validate_question
 from rag.text import clean_text
 from rag.types import Answer, Chunk, Citation, Document, Passage, SourceInfo
+from ragbot.terminal import render_answer as render_terminal
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -206,3 +207,13 @@ def test_faq_import_adds_all_or_nothing(faq_file: str, entries: list[object], gu
     added, stored = asyncio.run(run())
     assert (added is None) == (not valid)
     assert stored == (added or 0)  # a refused import wrote nothing
+
+
+@FAST
+@given(TEXT, st.lists(st.tuples(TEXT, TEXT), max_size=4), st.lists(TEXT, max_size=2))
+def test_terminal_rendering_prints_no_control_sequences(
+    text: str, sources: list[tuple[str, str]], notes: list[str]
+) -> None:
+    citations = tuple(Citation(n, f"c{n}", t, "", "2025", s, "q") for n, (t, s) in enumerate(sources, 1))
+    printed = render_terminal(Answer(text, citations, bool(citations), False, "generative", notes=tuple(notes)))
+    assert _storable(printed.replace("\n", "").replace("\t", ""))
