@@ -11,7 +11,7 @@ from fakes.openai_server import FakeOpenAI
 
 from rag.config import Settings, load_settings
 from rag.errors import ConfigError
-from rag.llm import TextPiece, build_chat_model
+from rag.llm import Delta, build_chat_model
 from rag.redact import SecretFilter, configured_secrets, redact
 
 KEY = "secret-key-123"
@@ -101,7 +101,7 @@ async def test_a_pasted_key_with_a_carriage_return_still_works(monkeypatch: pyte
         model = build_chat_model(settings.llm)
         assert model is not None
         text = "".join(
-            [e.text async for e in model.stream([{"role": "user", "content": "Hi"}]) if isinstance(e, TextPiece)]
+            [e.text async for e in model.stream([{"role": "user", "content": "Hi"}]) if isinstance(e, Delta)]
         )
         await model.aclose()
         assert text == "Hello." and fake.chat_requests[0].headers["authorization"] == f"Bearer {KEY}"
