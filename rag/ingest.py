@@ -219,7 +219,8 @@ def _remove_stale(
     skipped = {Path(p).absolute() for p, _ in report.skipped}
     for record in index.catalog.documents():
         path = Path(record.path)
-        if record.source.id in seen or not any(path.resolve().is_relative_to(f) for f in folders):
+        where = path.parent.resolve() / path.name  # where the file sits: a link is judged by its place
+        if record.source.id in seen or not any(where.is_relative_to(f) for f in folders):
             continue
         stale_id = source_id_for(path, root) != record.source.id
         kept = path.exists() and path.suffix.lower() in SUPPORTED_SUFFIXES and path.absolute() not in skipped

@@ -168,3 +168,18 @@ def test_front_matter_with_impossible_dates_or_deep_nesting_fails_alone(
         "deep.md": "front matter nested too deeply",
     }
     assert _ids(index) == [ARTICLE_ID]
+
+
+def test_a_link_indexed_by_an_older_version_is_removed(
+    make_settings: SettingsFactory, article_corpus: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "dot-env").write_text(f"RAGBOT_LLM__API_KEY={SECRET}\n")
+    os.symlink("../dot-env", article_corpus / "notes.txt")
+    index, settings = _keyword_index(make_settings)
+    ingest(index, [article_corpus], settings.chunking, root=tmp_path)  # as if the link had been followed
+    assert SECRET in _all_text(index)
+
+    report = ingest(index, [article_corpus], settings.chunking, root=article_corpus)
+
+    assert SECRET not in _all_text(index) and _ids(index) == [ARTICLE_ID]
+    assert str(article_corpus / "notes.txt") in report.removed
