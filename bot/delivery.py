@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 
+from bot.recording import record_in_background
 from bot.rendering import SEARCHING, draft_text, render_answer
 from bot.views import answer_view
 from rag.errors import BackendError, UserFacingError
@@ -203,11 +204,15 @@ async def deliver(
         async for _ in stream:
             await throttle.offer(draft_text(stream.draft))  # "thinking…" until the first words arrive
         answer = await stream
-        answer_id = await _log(db, question, answer, asker, started)
+        answer_id = secrets.token_hex(6)  # ties the feedback buttons to the log row
+        # The log is written while the answer is delivered, never before it: a storage failure must not cost
+        # the asker an answer they already waited for, and the row is there by the time a button is pressed.
+        recording = record_in_background(answer_id, _log(db, answer_id, question, answer, asker, _ms_since(started)))
         rendered = render_answer(answer)
         await throttle.wait_turn()
         await target.finish(rendered.messages, rendered.embed, answer_view(answer_id, answer))
         throttle.mark()
+        await recording
         return answer
     except UserFacingError as exc:
         await target.fail(str(exc))
@@ -223,20 +228,25 @@ async def deliver(
     return None
 
 
-async def _log(db: Database, question: str, answer: Answer, asker: Asker, started: float) -> str:
-    """Record the answer as given; its id ties the feedback buttons to this log row."""
-    answer_id = secrets.token_hex(6)
-    await db.log_answer(
-        answer_id,
-        question,
-        answer,
-        guild_id=asker.guild_id,
-        channel_id=asker.channel_id,
-        user_id=asker.user_id,
-        latency_ms=round((time.monotonic() - started) * 1000),
-        faq_id=answer.faq_id,
-    )
-    return answer_id
+def _ms_since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+async def _log(db: Database, answer_id: str, question: str, answer: Answer, asker: Asker, latency_ms: int) -> None:
+    """Record the answer as given. A failure is logged, not raised: the answer is on screen already."""
+    try:
+        await db.log_answer(
+            answer_id,
+            question,
+            answer,
+            guild_id=asker.guild_id,
+            channel_id=asker.channel_id,
+            user_id=asker.user_id,
+            latency_ms=latency_ms,
+            faq_id=answer.faq_id,
+        )
+    except Exception:
+        log.exception("answer %s was shown but could not be recorded", answer_id)
 
 
 async def _tell_cut(target: Target) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.recording import recorded_answer
 from bot.rendering import full_quotes
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ class SourcesButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"r
 
     async def callback(self, interaction: discord.Interaction) -> None:
         db = interaction.client.db  # type: ignore[attr-defined]
-        stored = await db.get_answer(self.answer_id, guild_id=interaction.guild_id)
+        stored = await recorded_answer(db, self.answer_id, interaction.guild_id)
         if stored is None:
             await interaction.response.send_message(
                 "I no longer have the sources of this answer.", ephemeral=True, allowed_mentions=_NONE

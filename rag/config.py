@@ -64,6 +64,15 @@ class ChunkingSettings(BaseModel):
         return self
 
 
+class IngestSettings(BaseModel):
+    # Larger files are skipped (and named): a 20 MB text is hours of embedding on a CPU and almost surely a dump.
+    max_file_mb: float = Field(4.0, gt=0, le=1024)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1_000_000)
+
+
 class RetrievalSettings(BaseModel):
     k: int = Field(5, ge=1, le=50)
     candidates: int = Field(40, ge=1, le=500)  # per retriever, before fusion
@@ -171,6 +180,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     chroma: ChromaSettings = ChromaSettings()
     chunking: ChunkingSettings = ChunkingSettings()
+    ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
 
     @field_validator("log_level", mode="before")

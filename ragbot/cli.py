@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from rag.errors import ConfigError, RagError, UserFacingError
 from rag.redact import install_redaction, scrub
+from rag.text import clean_text
 from ragbot.startup import plural
 from ragbot.terminal import answer_json, render_answer, render_stats, search_json
 
@@ -113,8 +115,8 @@ def _progress() -> Iterator[ProgressHook]:
 
 def _print_report(report: IngestReport) -> None:
     err.print(f"ingest: {report.summary()} ({plural(report.chunks_embedded, 'chunk')} embedded)")
-    for path, reason in report.failed:
-        err.print(f"  [yellow]skipped[/] {path}: {reason}")
+    for path, reason in report.skipped + report.failed:
+        err.print(f"  [yellow]skipped[/] {escape(path)}: {escape(reason)}", markup=True, highlight=False)
 
 
 async def _prepare(service: RagService) -> None:
@@ -198,11 +200,10 @@ def search(
     if result.passages:
         err.print("score: the fused rank of semantic and keyword search (higher is better, not a percentage)")
     for rank, p in enumerate(result.passages, 1):
+        title, section, text = (escape(clean_text(x)) for x in (p.chunk.source.title, p.chunk.section, p.chunk.text))
         similarity = f", similarity {p.dense_similarity:.2f}" if p.dense_similarity is not None else ""
-        out.print(
-            f"[bold]{rank}. {p.chunk.source.title}[/] — {p.chunk.section or '(top)'}  (score {p.score:.3f}{similarity})"
-        )
-        out.print(f"   {p.chunk.text[:400]}{'…' if len(p.chunk.text) > 400 else ''}\n")
+        out.print(f"[bold]{rank}. {title}[/] — {section or '(top)'}  (score {p.score:.3f}{similarity})")
+        out.print(f"   {text[:400]}{'…' if len(text) > 400 else ''}\n")
 
 
 @app.command()

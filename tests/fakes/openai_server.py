@@ -135,6 +135,8 @@ class FakeOpenAI(LoopbackServer):
         # With an empty script, a responder writes the reply from the request (e.g. quoting a source).
         self.responder = responder
         self.requests: list[Recorded] = []
+        # How many more embedding requests to serve; None: all. At 0 each one gets a 400 (not retried).
+        self.embedding_budget: int | None = None
         self._script: deque[_Script] = deque()
         self._embedding_errors: deque[_Error] = deque()
         self._ids = itertools.count(1)
@@ -264,6 +266,12 @@ class FakeOpenAI(LoopbackServer):
         if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
             msg = "'input' must be a non-empty string or list of strings (token arrays unsupported)."
             return web.json_response(_error_body(msg, "invalid_request_error", None), status=400)
+        if self.embedding_budget is not None:
+            if self.embedding_budget <= 0:
+                return web.json_response(
+                    _error_body("Embedding quota used up", "invalid_request_error", None), status=400
+                )
+            self.embedding_budget -= 1
         dim = int(body.get("dimensions") or self.embedding_dim)
         as_b64 = body.get("encoding_format") == "base64"  # the SDK sends this unless told otherwise
         data: list[dict[str, Any]] = []
