@@ -14,7 +14,7 @@ import yaml
 
 from rag.errors import DocumentError
 from rag.text import clean_text
-from rag.types import Document, Section
+from rag.types import Document, PrimarySource, Section
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -86,7 +86,32 @@ def _build_document(
         published=meta.get("published", ""),
         kind=meta.get("kind", ""),
         extra=extra,
+        primary_sources=parse_primary_sources(meta.get("sources", "")),
     )
+
+
+def parse_primary_sources(raw: str) -> tuple[PrimarySource, ...]:
+    """A brief's front matter `sources:` (a list of mappings with `title`, `url`, optional `unconfirmed: true`),
+    as stored text (JSON). Raises DocumentError naming the bad entry: a curator fixes it, nothing is guessed."""
+    if not raw.strip():
+        return ()
+    try:
+        entries = json.loads(raw)
+    except ValueError:
+        entries = None
+    if not isinstance(entries, list):
+        raise DocumentError("front matter `sources` must be a list of entries with a title and/or url")
+    found: list[PrimarySource] = []
+    for number, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict):
+            raise DocumentError(f"front matter `sources` entry {number} must be a mapping (title, url)")
+        title, url = str(entry.get("title") or "").strip(), str(entry.get("url") or "").strip()
+        if not (title or url):
+            raise DocumentError(f"front matter `sources` entry {number} has neither a title nor a url")
+        if url and not url.startswith(("https://", "http://")):
+            raise DocumentError(f"front matter `sources` entry {number}: url {url!r} is not an http(s) address")
+        found.append(PrimarySource(title or url, url, confirmed=entry.get("unconfirmed") is not True))
+    return tuple(found)
 
 
 def _decode(data: bytes) -> str:

@@ -162,6 +162,10 @@ class RagService:
         async for event in generate(text, history, result, self.chat, self.llm, self.index):
             yield Final(self._dated(event.answer)) if isinstance(event, Final) else event
 
+    def extractive(self, question: str, result: SearchResult) -> Answer:
+        """The answer given without a model, for `result` (blocking: it embeds sentences)."""
+        return extractive_answer(question, result, self.index)
+
     def _dated(self, answer: Answer) -> Answer:
         return mark_outdated(answer, self.retrieval.outdated_after_months)
 

@@ -35,7 +35,7 @@ async def test_a_model_answer_with_broken_unicode_is_shown_and_logged(harness_fa
     since = datetime.now(UTC) - timedelta(hours=1)
 
     async def logged() -> bool:
-        return (await h.db.stats(None, since)).questions == 1
+        return bool((await h.db.stats(None, since)).questions == 1)
 
     assert await _eventually(logged)
 
