@@ -77,9 +77,6 @@ class RetrievalSettings(BaseModel):
     k: int = Field(5, ge=1, le=50)
     candidates: int = Field(40, ge=1, le=500)  # per retriever, before fusion
     rrf_k: int = Field(10, ge=1)
-    dense_weight: float = Field(1.0, ge=0, le=10)  # weight of the dense rankings in the fusion (BM25's is 1)
-    keyword_query: bool = False  # also search the question's keywords alone (dense), beside it as written
-    expand_acronyms: bool = False  # also search with acronyms the sources define spelled out (and back)
     # Rank the best fused candidates again by their single best sentence's similarity to the question (0: off):
     # a passage's one answering sentence is diluted in its whole-passage embedding.
     sentence_weight: float = Field(1.0, ge=0, le=10)

@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from rag.query_forms import expand_acronyms, find_acronyms, keyword_form
 from rag.sentence_rank import SentenceRanker
 from rag.stores.lexical import lexical_text, specific_tokens
 from rag.types import Passage, SearchResult
@@ -138,9 +137,7 @@ class Retriever:
         self.settings = settings
         self._corrects: dict[str, set[str]] = {}
         self._corrects_generation = -1
-        self._acronyms_found: dict[str, str] = {}
         self._sentences = SentenceRanker(index)
-        self._acronyms_generation = -1
 
     def search(self, query: str, k: int | None = None, *, also: Sequence[str] = ()) -> SearchResult:
         """The best `k` passages for `query`. `also`: other phrasings (e.g. a follow-up as the user wrote it,
@@ -149,9 +146,8 @@ class Retriever:
         k = k or self.settings.k
         n = max(self.settings.candidates, k * 4)
         dense_hits, lexical_hits = self._hits(query, n)
-        rankings, weights = self._other_forms(query, also, n)
-        rankings = [[i for i, _ in dense_hits], [i for i, _ in lexical_hits], *rankings]
-        weights = [self.settings.dense_weight, 1.0, *weights]
+        rankings = [[i for i, _ in dense_hits], [i for i, _ in lexical_hits], *self._other_forms(also, n)]
+        weights = [1.0] * len(rankings)
         fused = rrf_fuse(rankings, self.settings.rrf_k, weights)
         chunks = self.index.catalog.get_chunks(i for i, _ in fused)
         if self.settings.sentence_weight > 0 and self.index.embedder is not None:
@@ -176,30 +172,13 @@ class Retriever:
         _log_decision(query, self.index.mode, passages, len(candidates), dense_hits, relevant, started)
         return SearchResult(query, tuple(passages), relevant, self.index.mode, tuple(pairs))
 
-    def _other_forms(self, query: str, also: Sequence[str], n: int) -> tuple[list[list[str]], list[float]]:
-        """Rankings (and their fusion weights) of the other forms of the question: `also`, acronyms spelled
-        out, the keywords alone (dense only: BM25 drops the same words itself)."""
-        forms = list(also)
-        if self.settings.expand_acronyms:
-            acronyms = self._acronyms()
-            forms += [e for f in (query, *also) if (e := expand_acronyms(f, acronyms))]
+    def _other_forms(self, also: Sequence[str], n: int) -> list[list[str]]:
+        """Rankings of the other phrasings of the question (`also`), dense and BM25."""
         rankings: list[list[str]] = []
-        weights: list[float] = []
-        for form in forms:
+        for form in also:
             dense, lexical = self._hits(form, n)
             rankings += [[i for i, _ in dense], [i for i, _ in lexical]]
-            weights += [self.settings.dense_weight, 1.0]
-        if self.settings.keyword_query and (keywords := keyword_form(query)):
-            rankings.append([i for i, _ in self._dense(keywords, n)])
-            weights.append(self.settings.dense_weight)
-        return rankings, weights
-
-    def _acronyms(self) -> dict[str, str]:
-        generation = self.index.catalog.generation
-        if self._acronyms_generation != generation:
-            self._acronyms_found = find_acronyms(c.text for c in self.index.catalog.iter_chunks())
-            self._acronyms_generation = generation
-        return self._acronyms_found
+        return rankings
 
     def _dense(self, query: str, n: int) -> list[tuple[str, float]]:
         if self.index.embedder is None or not self.index.has_vectors:

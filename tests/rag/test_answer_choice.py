@@ -1,4 +1,4 @@
-"""Other query forms, sentence choice for extractive answers, and primary sources of briefs, from the front
+"""Sentence choice for extractive answers, and primary sources of briefs, from the front
 matter to the catalog (surviving a reopen) and back."""
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from rag.config import Settings
 from rag.embeddings.onnx import OnnxEmbedder
 from rag.errors import DocumentError
 from rag.loaders import load_document, parse_primary_sources
-from rag.query_forms import expand_acronyms, find_acronyms, keyword_form
 from rag.sentences import answer_scores, choose, question_shape
 from rag.service import RagService, build_service
 from rag.types import PrimarySource
@@ -38,19 +37,6 @@ sources:
 ## Part
 The Bureau of Industry and Security (BIS) wrote the rule. GRPO (Group Relative Policy Optimization) is cheap.
 """
-
-
-def test_acronyms_defined_in_the_sources_are_spelled_out_both_ways() -> None:
-    found = find_acronyms([BRIEF])
-    assert found == {"bis": "Bureau of Industry and Security", "grpo": "Group Relative Policy Optimization"}
-    assert expand_acronyms("what did BIS change?", found) == "what did BIS change? Bureau of Industry and Security"
-    assert expand_acronyms("the bureau of industry and security rule", found).endswith(" BIS")
-    assert expand_acronyms("what did Nvidia do?", found) == ""
-
-
-def test_the_keyword_form_drops_filler_only() -> None:
-    assert keyword_form("hey so what did the agency that writes export rules do?") == "agency writes export rules"
-    assert keyword_form("export rules") == ""
 
 
 def test_the_question_shape_and_the_sentence_it_prefers() -> None:
