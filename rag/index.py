@@ -17,7 +17,6 @@ from rag.stores.lexical import LexicalIndex
 from rag.stores.snapshot import VectorSnapshot
 
 if TYPE_CHECKING:
-    import numpy as np
     import numpy.typing as npt
 
     from rag.config import Settings
