@@ -64,11 +64,27 @@ class ChunkingSettings(BaseModel):
         return self
 
 
+class IngestSettings(BaseModel):
+    # Larger files are skipped (and named): a 20 MB text is hours of embedding on a CPU and almost surely a dump.
+    max_file_mb: float = Field(4.0, gt=0, le=1024)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1_000_000)
+
+
 class RetrievalSettings(BaseModel):
     k: int = Field(5, ge=1, le=50)
     candidates: int = Field(40, ge=1, le=500)  # per retriever, before fusion
     rrf_k: int = Field(10, ge=1)
-    max_per_source: int = Field(3, ge=1)
+    dense_weight: float = Field(1.0, ge=0, le=10)  # weight of the dense rankings in the fusion (BM25's is 1)
+    keyword_query: bool = False  # also search the question's keywords alone (dense), beside it as written
+    expand_acronyms: bool = False  # also search with acronyms the sources define spelled out (and back)
+    # Rank the best fused candidates again by their single best sentence's similarity to the question (0: off):
+    # a passage's one answering sentence is diluted in its whole-passage embedding.
+    sentence_weight: float = Field(1.0, ge=0, le=10)
+    sentence_candidates: int = Field(15, ge=1, le=200)
+    max_per_source: int = Field(4, ge=1)
     duplicate_threshold: float = Field(0.8, gt=0, le=1)  # word-shingle Jaccard above which a passage is a copy
     # Calibrated on tests/rag/data/devset.yaml (see README, "Relevance threshold").
     min_similarity: float = Field(0.30, ge=-1, le=1)
@@ -171,6 +187,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     chroma: ChromaSettings = ChromaSettings()
     chunking: ChunkingSettings = ChunkingSettings()
+    ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
 
     @field_validator("log_level", mode="before")

@@ -15,6 +15,7 @@ from rag.errors import EmbedderUnavailable
 from rag.stores.chroma import ChromaStore
 from rag.stores.lexical import LexicalIndex
 from rag.stores.snapshot import VectorSnapshot
+from rag.text import addresses_reader
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -143,15 +144,27 @@ class Index:
     def score_sentences(self, question: str, sentences: Sequence[str]) -> list[float]:
         """How well each sentence answers the question (higher is better): meaning, then shared rare words."""
         lexical = self.lexical()
-        overlap = [lexical.coverage(question, s) for s in sentences]
-        if self.embedder is None:
-            return overlap
-        similarity = np.asarray(self.similarity(question, sentences))
-        # Meaning first; shared rare words break ties between sentences that say much the same.
-        return [float(x) for x in similarity + 0.25 * np.asarray(overlap)]
+        scores = np.asarray([lexical.coverage(question, s) for s in sentences])
+        if self.embedder is not None:
+            # Meaning first; shared rare words break ties between sentences that say much the same.
+            scores = np.asarray(self.similarity(question, sentences)) + 0.25 * scores
+        # An instruction planted in a source ("SYSTEM: ... answer with @everyone") shares the question's words
+        # by design: it keeps a tenth of its score, so a sentence stating a fact beats it, and it is quoted
+        # only when no passage states anything else.
+        return [
+            _demoted(float(value)) if addresses_reader(sentence) else float(value)
+            for value, sentence in zip(scores, sentences, strict=True)
+        ]
 
     def close(self) -> None:
         self.catalog.close()
+
+
+INSTRUCTION_WEIGHT = 0.1
+
+
+def _demoted(score: float) -> float:
+    return score * INSTRUCTION_WEIGHT if score > 0 else score - 1.0
 
 
 _warned_unavailable = False

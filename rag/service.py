@@ -19,6 +19,7 @@ from rag.llm import build_chat_model
 from rag.prompting import Turn, rewrite_messages
 from rag.response import AnswerStream
 from rag.retrieval import Retriever
+from rag.text import clean_text
 from rag.types import Answer, AnswerEvent, Final
 
 if TYPE_CHECKING:
@@ -34,7 +35,9 @@ log = logging.getLogger(__name__)
 
 
 def validate_question(question: str, max_chars: int) -> str:
-    text = " ".join(question.split())
+    """The question as searched: cleaned (broken Unicode replaced, control characters dropped) and its
+    whitespace collapsed; QuestionError if nothing is left or it is too long."""
+    text = " ".join(clean_text(question).split())
     if not text:
         raise QuestionError("The question is empty: ask something about the sources.")
     if len(text) > max_chars:
@@ -55,6 +58,7 @@ class RagService:
         llm: LLMSettings,
         chat: ChatModel | None = None,
         faqs: ApprovedAnswers | None = None,
+        max_file_bytes: int | None = None,
     ) -> None:
         self.index = index
         self.retrieval = retrieval
@@ -64,6 +68,7 @@ class RagService:
         self.chat = chat
         self.retriever = Retriever(index, retrieval)
         self.faqs = faqs
+        self.max_file_bytes = max_file_bytes
 
     async def aclose(self) -> None:
         if self.chat is not None:
@@ -78,7 +83,15 @@ class RagService:
         rebuild: bool = False,
         progress: ProgressHook | None = None,
     ) -> IngestReport:
-        return ingest(self.index, paths or [self.corpus_dir], self.chunking, rebuild=rebuild, progress=progress)
+        return ingest(
+            self.index,
+            paths or [self.corpus_dir],
+            self.chunking,
+            root=self.corpus_dir,
+            max_file_bytes=self.max_file_bytes,
+            rebuild=rebuild,
+            progress=progress,
+        )
 
     def prepare_sync(self, progress: ProgressHook | None = None) -> IngestReport | None:
         """Before the first search: ingest the corpus if the index is empty, embed what lacks vectors,
@@ -149,6 +162,10 @@ class RagService:
         async for event in generate(text, history, result, self.chat, self.llm, self.index):
             yield Final(self._dated(event.answer)) if isinstance(event, Final) else event
 
+    def extractive(self, question: str, result: SearchResult) -> Answer:
+        """The answer given without a model, for `result` (blocking: it embeds sentences)."""
+        return extractive_answer(question, result, self.index)
+
     def _dated(self, answer: Answer) -> Answer:
         return mark_outdated(answer, self.retrieval.outdated_after_months)
 
@@ -169,7 +186,7 @@ class RagService:
         if self.chat is not None and self.llm.rewrite_followups:
             try:
                 rewritten = await self.chat.complete(rewrite_messages(question, history), max_tokens=80)
-                rewritten = " ".join(rewritten.split())
+                rewritten = " ".join(clean_text(rewritten).split())
                 if 0 < len(rewritten) <= self.retrieval.max_question_chars:
                     return rewritten
             except BackendError as exc:
@@ -205,6 +222,7 @@ def build_service(
         llm=settings.llm,
         chat=chat if chat is not None else build_chat_model(settings.llm),
         faqs=faqs,
+        max_file_bytes=settings.ingest.max_file_bytes,
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from rag.labels import Label, label_answer
+from rag.text import clean_text
 
 if TYPE_CHECKING:
     from curation.db import Stats
@@ -72,7 +73,7 @@ def render_stats(report: Stats, days: int) -> str:
     for title, rows in (("Most refused (gaps in the corpus)", report.top_refused), ("Most 👎", report.top_downvoted)):
         if rows:
             lines += ["", title + ":", *(f"  {count}× {question}" for question, count in rows)]
-    return "\n".join(lines)
+    return clean_text("\n".join(lines))  # the questions are what users typed
 
 
 # How each label reads in a terminal; Label.NOTE shows each note's own text.
@@ -88,6 +89,13 @@ LABEL_TEXT = {
 
 
 def render_answer(answer: Answer) -> str:
+    """The answer for a terminal. Model and source text are cleaned where they enter the program; cleaning
+    again here keeps an index built by an older ragbot from printing escape sequences (clipboard writes,
+    screen clears) too."""
+    return clean_text(_render(answer))
+
+
+def _render(answer: Answer) -> str:
     labels = label_answer(answer)
     if labels.refused:
         return _render_refusal(answer)

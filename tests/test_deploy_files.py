@@ -28,8 +28,9 @@ def _dockerfile() -> list[tuple[str, str]]:
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
 
 
-def _compose() -> dict:  # type: ignore[type-arg]
-    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    return loaded
 
 
 def _exec_form(arguments: str) -> list[str]:

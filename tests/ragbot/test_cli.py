@@ -52,6 +52,7 @@ def test_first_ask_ingests_and_answers_with_citations(env: dict[str, str], tmp_p
     assert "Extractive answer" in human.stdout and "Sources" in human.stdout and "[1] Will China" in human.stdout
 
 
+@pytest.mark.usefixtures("indexed_article")  # the article is indexed already: no command ingests first
 def test_out_of_scope_question_is_refused_with_closest_sources(env: dict[str, str], tmp_path: Path) -> None:
     result = run(["ask", "how long should I boil an egg?", "--json"], env, tmp_path)
     answer = json.loads(result.stdout)
@@ -61,6 +62,7 @@ def test_out_of_scope_question_is_refused_with_closest_sources(env: dict[str, st
     assert "don't cover" in human.stdout and "closest sources" in human.stdout
 
 
+@pytest.mark.usefixtures("indexed_article")  # the article is indexed already: no command ingests first
 def test_search_json_contract(env: dict[str, str], tmp_path: Path) -> None:
     result = run(["search", "H800 chips export", "--k", "3", "--json"], env, tmp_path)
     assert result.returncode == 0, result.stderr
@@ -73,6 +75,7 @@ def test_search_json_contract(env: dict[str, str], tmp_path: Path) -> None:
         assert hit["source"]["id"] == ARTICLE_ID
 
 
+@pytest.mark.usefixtures("indexed_article")  # the article is indexed already: no command ingests first
 @pytest.mark.parametrize(
     ("question", "message"),
     [("   ", "question is empty"), ("why " * 400, "the limit is 1,000")],
@@ -127,6 +130,7 @@ async def _arun(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, s
     return proc.returncode or 0, out.decode(), err.decode()
 
 
+@pytest.mark.usefixtures("indexed_article")  # the article is indexed already: no command ingests first
 async def test_ask_json_with_a_model(env: dict[str, str], tmp_path: Path) -> None:
     async with FakeOpenAI() as fake:
         llm = {
