@@ -4,9 +4,12 @@ a passage whose one answering sentence sits among others on nearby topics still 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,12 +28,41 @@ _CACHE_CHUNKS = 4096  # sentence vectors kept per process (a few MB): candidates
 
 
 class SentenceRanker:
-    """Blocking; embeds each candidate passage's sentences once and keeps them (bounded, least recent out)."""
+    """Blocking; embeds each candidate passage's sentences once and keeps them (bounded, least recent out).
+
+    They are also kept on disk under the data dir, one file per chunk: a chunk id is a hash of its content, so
+    its sentence vectors never go stale, and a command run from the terminal (a new process each time) does not
+    embed the same sentences again — that cost seconds per question."""
 
     def __init__(self, index: Index) -> None:
         self.index = index
         self._cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _folder(self) -> Path:
+        assert self.index.embedder is not None
+        return self.index.data_dir / "sentences" / re.sub(r"[^A-Za-z0-9._-]+", "_", self.index.embedder.name)
+
+    def _load(self, chunk_ids: Sequence[str]) -> dict[str, npt.NDArray[np.float32]]:
+        found: dict[str, npt.NDArray[np.float32]] = {}
+        folder = self._folder()
+        for chunk_id in chunk_ids:
+            try:
+                found[chunk_id] = np.load(folder / f"{chunk_id}.npy").astype(np.float32, copy=False)
+            except (OSError, ValueError):  # absent (or damaged: embedded again and rewritten)
+                continue
+        return found
+
+    def _save(self, vectors: dict[str, npt.NDArray[np.float32]]) -> None:
+        folder = self._folder()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for chunk_id, rows in vectors.items():
+                partial = folder / f"{chunk_id}.partial.npy"
+                np.save(partial, rows)
+                os.replace(partial, folder / f"{chunk_id}.npy")
+        except OSError as exc:  # a full or read-only disk costs speed, not answers
+            log.debug("cannot keep sentence vectors in %s: %s", folder, exc)
 
     def rank(self, query: str, chunks: Sequence[Chunk]) -> list[str]:
         """Chunk ids best first by their best sentence's cosine similarity to `query`."""
@@ -56,13 +88,19 @@ class SentenceRanker:
                     self._cache.move_to_end(c.chunk_id)
         if not missing:
             return
-        sentences = [[s for s in split_sentences(c.text) if len(s) >= _MIN_CHARS] or [c.text] for c in missing]
-        flat = [s for group in sentences for s in group]
-        vectors = self.index.embedder.embed(flat)
-        with self._lock:
+        known = self._load([c.chunk_id for c in missing])
+        todo = [c for c in missing if c.chunk_id not in known]
+        if todo:
+            sentences = [[s for s in split_sentences(c.text) if len(s) >= _MIN_CHARS] or [c.text] for c in todo]
+            vectors = self.index.embedder.embed([s for group in sentences for s in group])
+            fresh: dict[str, npt.NDArray[np.float32]] = {}
             start = 0
-            for chunk, group in zip(missing, sentences, strict=True):
-                self._cache[chunk.chunk_id] = vectors[start : start + len(group)]
+            for chunk, group in zip(todo, sentences, strict=True):
+                fresh[chunk.chunk_id] = vectors[start : start + len(group)]
                 start += len(group)
+            self._save(fresh)
+            known |= fresh
+        with self._lock:
+            self._cache.update(known)
             while len(self._cache) > _CACHE_CHUNKS:
                 self._cache.popitem(last=False)

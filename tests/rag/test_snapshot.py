@@ -50,12 +50,16 @@ def test_a_question_needs_no_chroma_once_the_snapshot_exists(
     ingest(index, [article_corpus], settings.chunking)
     through_store = Retriever(index, settings.retrieval).search("Who founded DeepSeek?")  # writes the snapshot
     index.close()
+    # The candidates' sentence vectors were kept on disk too: the next process reads them, embeds none again.
+    kept = {f: f.stat().st_mtime_ns for f in (settings.data_dir / "sentences").rglob("*.npy")}
+    assert len(kept) >= settings.retrieval.k
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")}
     script = [sys.executable, "-c", _QUESTION_IN_A_FRESH_PROCESS, str(settings.data_dir), str(model_dir)]
     shown = json.loads(subprocess.run(script, capture_output=True, text=True, env=env, check=True).stdout)
     assert shown["chromadb"] is False and shown["missing"] == 0 and shown["relevant"]
     assert "Liang Wenfeng" in shown["top"] and shown["top"] == through_store.passages[0].chunk.text
     assert abs(shown["similarity"] - through_store.passages[0].dense_similarity) < 1e-5  # same cosine as chroma's
+    assert {f: f.stat().st_mtime_ns for f in (settings.data_dir / "sentences").rglob("*.npy")} == kept
 
 
 def test_the_snapshot_follows_ingestion(
