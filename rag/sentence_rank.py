@@ -4,17 +4,15 @@ a passage whose one answering sentence sits among others on nearby topics still 
 from __future__ import annotations
 
 import logging
-import os
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
+from rag.stores.vector_cache import VectorCache
 from rag.text import split_sentences
 
 if TYPE_CHECKING:
@@ -39,30 +37,9 @@ class SentenceRanker:
         self._cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _folder(self) -> Path:
+    def _disk(self) -> VectorCache:
         assert self.index.embedder is not None
-        return self.index.data_dir / "sentences" / re.sub(r"[^A-Za-z0-9._-]+", "_", self.index.embedder.name)
-
-    def _load(self, chunk_ids: Sequence[str]) -> dict[str, npt.NDArray[np.float32]]:
-        found: dict[str, npt.NDArray[np.float32]] = {}
-        folder = self._folder()
-        for chunk_id in chunk_ids:
-            try:
-                found[chunk_id] = np.load(folder / f"{chunk_id}.npy").astype(np.float32, copy=False)
-            except (OSError, ValueError):  # absent (or damaged: embedded again and rewritten)
-                continue
-        return found
-
-    def _save(self, vectors: dict[str, npt.NDArray[np.float32]]) -> None:
-        folder = self._folder()
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            for chunk_id, rows in vectors.items():
-                partial = folder / f"{chunk_id}.partial.npy"
-                np.save(partial, rows)
-                os.replace(partial, folder / f"{chunk_id}.npy")
-        except OSError as exc:  # a full or read-only disk costs speed, not answers
-            log.debug("cannot keep sentence vectors in %s: %s", folder, exc)
+        return VectorCache(self.index.data_dir, self.index.embedder.name, "chunks")
 
     def rank(self, query: str, chunks: Sequence[Chunk]) -> list[str]:
         """Chunk ids best first by their best sentence's cosine similarity to `query`."""
@@ -88,7 +65,7 @@ class SentenceRanker:
                     self._cache.move_to_end(c.chunk_id)
         if not missing:
             return
-        known = self._load([c.chunk_id for c in missing])
+        known = self._disk().get(c.chunk_id for c in missing)
         todo = [c for c in missing if c.chunk_id not in known]
         if todo:
             sentences = [[s for s in split_sentences(c.text) if len(s) >= _MIN_CHARS] or [c.text] for c in todo]
@@ -98,7 +75,7 @@ class SentenceRanker:
             for chunk, group in zip(todo, sentences, strict=True):
                 fresh[chunk.chunk_id] = vectors[start : start + len(group)]
                 start += len(group)
-            self._save(fresh)
+            self._disk().put(fresh)
             known |= fresh
         with self._lock:
             self._cache.update(known)

@@ -78,3 +78,16 @@ def test_the_snapshot_follows_ingestion(
     assert result.relevant and result.passages[0].chunk.source.id == "capybaras"
     saved = json.loads((settings.data_dir / "vectors" / "vectors.json").read_text())
     assert saved["generation"] == index.catalog.generation and len(saved["ids"]) == len(index.catalog.all_chunk_ids())
+
+
+def test_sentence_similarities_reuse_vectors_kept_on_disk(
+    make_settings: Callable[..., Settings], embedder: OnnxEmbedder
+) -> None:
+    settings = make_settings()
+    sentences = ["Liang Wenfeng founded DeepSeek in 2023.", "The H800 was sold in China from March 2023."]
+    first = open_index(settings, embedder=embedder).similarity("Who founded DeepSeek?", sentences)
+    kept = {f: f.stat().st_mtime_ns for f in (settings.data_dir / "sentences").rglob("texts/*.npy")}
+    assert len(kept) == 2  # the sources' sentences, not the question
+    again = open_index(settings, embedder=embedder).similarity("Who founded DeepSeek?", sentences)
+    assert again == first and first[0] > first[1]
+    assert {f: f.stat().st_mtime_ns for f in (settings.data_dir / "sentences").rglob("texts/*.npy")} == kept
