@@ -44,10 +44,14 @@ async def _referenced(message: discord.Message) -> discord.Message | None:
 
 
 async def reply_chain(message: discord.Message, bot_id: int, limit: int) -> list[Turn]:
-    """The messages this one replies to, oldest first, at most `limit`."""
+    """The messages this one replies to, oldest first: the turns among the nearest `limit` of them. The walk
+    counts every message it visits (each may cost a REST call), text or not: a chain of image-only replies
+    must not turn one follow-up into a hundred requests."""
     turns: list[Turn] = []
     current = message
-    while len(turns) < limit and (parent := await _referenced(current)) is not None:
+    for _ in range(limit):
+        if (parent := await _referenced(current)) is None:
+            break
         if (turn := turn_of(parent, bot_id)) is not None:
             turns.append(turn)
         current = parent

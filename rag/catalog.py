@@ -35,6 +35,21 @@ CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks(source_id, ord);
 """
 
 
+_DAMAGED = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+
+
+def describe_open_error(path: Path, exc: sqlite3.DatabaseError) -> str:
+    """Advice for a catalog that cannot be opened. Only a file that is not (or no longer) a database may be
+    rebuilt; a full disk, an I/O error or a permission problem leaves a healthy catalog, so nothing is deleted."""
+    name = getattr(exc, "sqlite_errorname", "")
+    if name in _DAMAGED:
+        return (
+            f"the index catalog {path} is damaged ({exc}); move it aside (rename it), then run `ragbot ingest`"
+            " to build it again from the corpus"
+        )
+    return f"cannot open the index catalog {path} ({exc}); check the disk and the folder's permissions"
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentRecord:
     source: SourceInfo
@@ -57,7 +72,7 @@ class Catalog:
             self._db.executescript(_SCHEMA)
             _add_primary_sources(self._db)
         except sqlite3.DatabaseError as exc:
-            raise RagError(f"the index catalog {path} is unreadable ({exc}); delete it and run ingest") from exc
+            raise RagError(describe_open_error(path, exc)) from exc
         self._lock = threading.RLock()
         self._sources: dict[str, SourceInfo] | None = None
 

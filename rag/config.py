@@ -6,10 +6,11 @@ import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from rag.errors import ConfigError
+from rag.paths import default_data_dir, packaged_corpus
 
 ENV_PREFIX = "RAGBOT_"
 DEFAULT_CHROMA_MODEL_DIR = Path.home() / ".cache" / "chroma" / "onnx_models" / "all-MiniLM-L6-v2" / "onnx"
@@ -61,6 +62,15 @@ class ChunkingSettings(BaseModel):
         if self.overlap_tokens >= self.max_tokens:
             raise ValueError("overlap_tokens must be smaller than max_tokens")
         return self
+
+
+class IngestSettings(BaseModel):
+    # Larger files are skipped (and named): a 20 MB text is hours of embedding on a CPU and almost surely a dump.
+    max_file_mb: float = Field(4.0, gt=0, le=1024)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1_000_000)
 
 
 class RetrievalSettings(BaseModel):
@@ -167,8 +177,8 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    data_dir: Path = Path("data")
-    corpus_dir: Path = Path("corpus")
+    data_dir: Path = Field(default_factory=default_data_dir)
+    corpus_dir: Path = Field(default_factory=packaged_corpus)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     discord: DiscordSettings = DiscordSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -177,7 +187,13 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     chroma: ChromaSettings = ChromaSettings()
     chunking: ChunkingSettings = ChunkingSettings()
+    ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
 
 def _variable_name(loc: tuple[Any, ...]) -> str:
@@ -203,4 +219,8 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
     except SettingsError as exc:
-        raise ConfigError(f"invalid configuration: {exc}") from None
+        from rag.settings_env import explain_parse_error, process_variables
+
+        raise ConfigError(
+            explain_parse_error(str(exc), process_variables()) or f"invalid configuration: {exc}"
+        ) from None

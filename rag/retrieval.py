@@ -4,7 +4,9 @@ capped per source, and judged for relevance."""
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from rag.config import RetrievalSettings
     from rag.index import Index
 
+log = logging.getLogger(__name__)
 _WORDS = re.compile(r"\w+")
 # Questions that point at a kind of source ("what does the article say...") favour sources of that kind.
 _KIND_HINTS = {
@@ -142,6 +145,7 @@ class Retriever:
     def search(self, query: str, k: int | None = None, *, also: Sequence[str] = ()) -> SearchResult:
         """The best `k` passages for `query`. `also`: other phrasings (e.g. a follow-up as the user wrote it,
         beside its rewritten form) whose rankings join the fusion; relevance is judged on `query`."""
+        started = time.perf_counter()
         k = k or self.settings.k
         n = max(self.settings.candidates, k * 4)
         dense_hits, lexical_hits = self._hits(query, n)
@@ -169,6 +173,7 @@ class Retriever:
         )
         passages, pairs = pair_corrections(passages, self._corrections(), self._claim_finder(candidates), k)
         relevant = self._relevant(query, passages, dense_hits)
+        _log_decision(query, self.index.mode, passages, len(candidates), dense_hits, relevant, started)
         return SearchResult(query, tuple(passages), relevant, self.index.mode, tuple(pairs))
 
     def _other_forms(self, query: str, also: Sequence[str], n: int) -> tuple[list[list[str]], list[float]]:
@@ -197,11 +202,11 @@ class Retriever:
         return self._acronyms_found
 
     def _dense(self, query: str, n: int) -> list[tuple[str, float]]:
-        if self.index.embedder is None or self.index.store is None:
+        if self.index.embedder is None or not self.index.has_vectors:
             return []
         vector = self.index.embedder.embed([query])[0]
         live = set(self.index.lexical().ids)  # vectors of chunks the catalog no longer lists are never shown
-        return [(i, s) for i, s in self.index.store.query(vector, n + 10) if i in live][:n]
+        return [(i, s) for i, s in self.index.dense_query(vector, n + 10) if i in live][:n]
 
     def _hits(self, query: str, n: int) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
         """(dense hits, BM25 hits) for one query, best first; dense is empty without an embedding model."""
@@ -245,6 +250,33 @@ class Retriever:
             else self.settings.lexical_only_min_coverage
         )
         return any(lexical.coverage(query, lexical_text(p.chunk)) >= threshold for p in passages[:3])
+
+
+def _log_decision(
+    query: str,
+    mode: str,
+    passages: Sequence[Passage],
+    candidates: int,
+    dense_hits: Sequence[tuple[str, float]],
+    relevant: bool,
+    started: float,
+) -> None:
+    """At INFO: what was searched, what was kept and why a question will be answered or refused."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    kept = ", ".join(f"{p.chunk.source.id} ({p.score:.3f})" for p in passages)
+    best = f"{max(s for _, s in dense_hits):.3f}" if dense_hits else "n/a"
+    log.info(
+        "retrieval %s: query %r; kept %d of %d candidates: %s; best similarity %s; %s; %.0f ms",
+        mode,
+        query,
+        len(passages),
+        candidates,
+        kept or "none",
+        best,
+        "relevant" if relevant else "not relevant (refusal)",
+        (time.perf_counter() - started) * 1000,
+    )
 
 
 def _as_list(raw: str) -> list[str]:

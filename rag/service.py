@@ -20,6 +20,7 @@ from rag.llm import build_chat_model
 from rag.prompting import Turn, rewrite_messages
 from rag.response import AnswerStream
 from rag.retrieval import Retriever
+from rag.text import clean_text
 from rag.types import Answer, AnswerEvent, Final
 
 if TYPE_CHECKING:
@@ -35,7 +36,9 @@ log = logging.getLogger(__name__)
 
 
 def validate_question(question: str, max_chars: int) -> str:
-    text = " ".join(question.split())
+    """The question as searched: cleaned (broken Unicode replaced, control characters dropped) and its
+    whitespace collapsed; QuestionError if nothing is left or it is too long."""
+    text = " ".join(clean_text(question).split())
     if not text:
         raise QuestionError("The question is empty: ask something about the sources.")
     if len(text) > max_chars:
@@ -56,6 +59,7 @@ class RagService:
         llm: LLMSettings,
         chat: ChatModel | None = None,
         faqs: ApprovedAnswers | None = None,
+        max_file_bytes: int | None = None,
     ) -> None:
         self.index = index
         self.retrieval = retrieval
@@ -65,6 +69,7 @@ class RagService:
         self.chat = chat
         self.retriever = Retriever(index, retrieval)
         self.faqs = faqs
+        self.max_file_bytes = max_file_bytes
 
     async def aclose(self) -> None:
         if self.chat is not None:
@@ -79,7 +84,15 @@ class RagService:
         rebuild: bool = False,
         progress: ProgressHook | None = None,
     ) -> IngestReport:
-        return ingest(self.index, paths or [self.corpus_dir], self.chunking, rebuild=rebuild, progress=progress)
+        return ingest(
+            self.index,
+            paths or [self.corpus_dir],
+            self.chunking,
+            root=self.corpus_dir,
+            max_file_bytes=self.max_file_bytes,
+            rebuild=rebuild,
+            progress=progress,
+        )
 
     def prepare_sync(self, progress: ProgressHook | None = None) -> IngestReport | None:
         """Before the first search: ingest the corpus if the index is empty, embed what lacks vectors,
@@ -182,7 +195,7 @@ class RagService:
         if self.chat is not None and (self.llm.rewrite_followups or not english):
             try:
                 rewritten = await self.chat.complete(rewrite_messages(question, history), max_tokens=80)
-                rewritten = " ".join(rewritten.split())
+                rewritten = " ".join(clean_text(rewritten).split())
                 if 0 < len(rewritten) <= self.retrieval.max_question_chars:
                     return rewritten
             except BackendError as exc:
@@ -218,6 +231,7 @@ def build_service(
         llm=settings.llm,
         chat=chat if chat is not None else build_chat_model(settings.llm),
         faqs=faqs,
+        max_file_bytes=settings.ingest.max_file_bytes,
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from rag.labels import Label, label_answer
+from rag.text import clean_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -74,7 +75,7 @@ def render_stats(report: Stats, days: int) -> str:
         else "n/a"
     )
     lines = [
-        f"Last {days} days: {report.questions} questions",
+        f"Last {days} days: {report.questions} question{'' if report.questions == 1 else 's'}",
         f"  refused: {report.refused} ({_percent(report.refusal_rate)})",
         f"  answered without a valid citation: {report.ungrounded} ({_percent(report.ungrounded_rate)})",
         f"  votes: {report.up} up, {report.down} down ({_percent(report.up_ratio)} up)",
@@ -83,7 +84,7 @@ def render_stats(report: Stats, days: int) -> str:
     for title, rows in (("Most refused (gaps in the corpus)", report.top_refused), ("Most 👎", report.top_downvoted)):
         if rows:
             lines += ["", title + ":", *(f"  {count}× {question}" for question, count in rows)]
-    return "\n".join(lines)
+    return clean_text("\n".join(lines))  # the questions are what users typed
 
 
 # How each label reads in a terminal; Label.NOTE shows each note's own text.
@@ -99,6 +100,13 @@ LABEL_TEXT = {
 
 
 def render_answer(answer: Answer) -> str:
+    """The answer for a terminal. Model and source text are cleaned where they enter the program; cleaning
+    again here keeps an index built by an older ragbot from printing escape sequences (clipboard writes,
+    screen clears) too."""
+    return clean_text(_render(answer))
+
+
+def _render(answer: Answer) -> str:
     labels = label_answer(answer)
     if labels.refused:
         return _render_refusal(answer)
@@ -119,7 +127,7 @@ def _render_refusal(answer: Answer) -> str:
     lines = [answer.text]
     if answer.closest:
         lines += ["", LABEL_TEXT[Label.REFUSED]]
-        lines += [f"  - {s.title}" + (f" <{s.url}>" if s.url else "") for s in answer.closest]
+        lines += [f"  - {s.title}" + (f" — {s.url}" if s.url else "") for s in answer.closest]
     return "\n".join(lines)
 
 
@@ -133,10 +141,15 @@ def _source_lines(answer: Answer, outdated: frozenset[int]) -> list[str]:
             lines.append(f"    {c.url}")
         if c.section:
             lines.append(f"    section: {c.section}")
-        if c.primary_sources:
-            lines.append("    primary sources:")
-            lines += [f"      - {_primary_line(p)}" for p in c.primary_sources]
+        lines += primary_source_lines(c)
     return lines
+
+
+def primary_source_lines(c: Citation) -> list[str]:
+    """A curated brief's primary sources under its citation: where a reader checks what the brief says."""
+    if not c.primary_sources:
+        return []
+    return ["    primary sources:", *(f"      - {_primary_line(p)}" for p in c.primary_sources)]
 
 
 def _primary_line(source: PrimarySource) -> str:

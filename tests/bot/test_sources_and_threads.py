@@ -3,6 +3,7 @@ thread opened on an answer that remembers the question (the request the model re
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 from pathlib import Path
@@ -36,6 +37,8 @@ async def test_a_briefs_primary_sources_are_linked_in_the_embed_and_the_sources_
     (article_corpus / "briefs").mkdir()
     shutil.copy(BRIEF, article_corpus / "briefs" / BRIEF.name)
     h = await harness_factory()
+    report = await asyncio.to_thread(h.service.ingest_sync)  # the article was indexed ahead; the brief is new
+    assert len(report.added) == 1
     h.model.responder = _cite_the_brief
     ix = await h.discord.slash_command("ask", {"question": "How much did Nvidia lose on January 27, 2025?"})
     await h.discord.wait_for_call(lambda c: _is_final(c) and ix.token in c.path, 20)

@@ -23,7 +23,7 @@ from rag.types import Answer, Chunk, Citation, Passage, SourceInfo
 
 
 @pytest.fixture
-def corpus_service(make_settings: Callable[..., Settings], corpus_copy: Path, embedder: OnnxEmbedder) -> RagService:
+def corpus_service(make_settings: Callable[..., Settings], indexed_corpus: Path, embedder: OnnxEmbedder) -> RagService:
     service = build_service(make_settings(), embedder=embedder)
     service.prepare_sync()
     return service

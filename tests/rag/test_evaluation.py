@@ -70,7 +70,7 @@ async def _service(settings: Settings, embedder: OnnxEmbedder, chat: ScriptedCha
 
 @pytest.fixture
 async def article_service(
-    make_settings: Callable[..., Settings], article_corpus: Path, embedder: OnnxEmbedder
+    make_settings: Callable[..., Settings], indexed_article: Path, embedder: OnnxEmbedder
 ) -> AsyncIterator[RagService]:
     service = await _service(make_settings(), embedder, ScriptedChatModel())
     yield service
@@ -265,7 +265,7 @@ async def test_an_unsupported_citation_lowers_citation_validity(article_service:
 
 
 async def test_full_golden_set_with_the_scripted_model(
-    make_settings: Callable[..., Settings], corpus_copy: Path, embedder: OnnxEmbedder
+    make_settings: Callable[..., Settings], indexed_corpus: Path, embedder: OnnxEmbedder
 ) -> None:
     service = await _service(make_settings(), embedder, ScriptedChatModel())
     golden = load_golden(GOLDEN)
