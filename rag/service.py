@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.answer_parts import refusal
+from rag.answer_parts import english_only, refusal, unchecked_language
 from rag.dates import mark_outdated
 from rag.errors import BackendError, QuestionError
 from rag.extractive import extractive_answer
 from rag.generative import generate
 from rag.index import open_index
 from rag.ingest import IngestReport, ProgressHook, ingest
+from rag.language import is_english
 from rag.llm import build_chat_model
 from rag.prompting import Turn, rewrite_messages
 from rag.response import AnswerStream
@@ -130,8 +131,9 @@ class RagService:
 
     async def _retrieve(self, text: str, history: Sequence[Turn], k: int | None = None) -> SearchResult:
         query = await self.standalone_query(text, history)
-        # A follow-up is searched both as rewritten and as written: a rewrite can drift to the earlier topic.
-        also = [text] if query != text else []
+        # A follow-up is searched both as rewritten and as written: a rewrite can drift to the earlier topic. A
+        # translated question only in English: its own words match nothing in the corpus but push noise up.
+        also = [text] if query != text and is_english(text) else []
         return await asyncio.to_thread(lambda: self.retriever.search(query, k, also=also))
 
     def ask(self, question: str, history: Sequence[Turn] = (), *, guild_id: int | None = None) -> AnswerStream:
@@ -154,13 +156,18 @@ class RagService:
             return
         result = await self._retrieve(text, history)
         if self.chat is None:
-            yield Final(self._dated(await asyncio.to_thread(extractive_answer, text, result, self.index)))
+            answer = await asyncio.to_thread(extractive_answer, text, result, self.index)
+            yield Final(self._dated(answer if is_english(text) else english_only(answer)))
             return
         if not result.relevant:
             yield Final(refusal(result, mode="generative"))
             return
+        english = is_english(text)
         async for event in generate(text, history, result, self.chat, self.llm, self.index):
-            yield Final(self._dated(event.answer)) if isinstance(event, Final) else event
+            if isinstance(event, Final):
+                yield Final(self._dated(event.answer if english else unchecked_language(event.answer)))
+            else:
+                yield event
 
     def extractive(self, question: str, result: SearchResult) -> Answer:
         """The answer given without a model, for `result` (blocking: it embeds sentences)."""
@@ -179,19 +186,21 @@ class RagService:
         return Answer(entry.answer, entry.citations, bool(entry.citations), False, "faq", faq_id=entry.id)
 
     async def standalone_query(self, question: str, history: Sequence[Turn]) -> str:
-        """A follow-up ("and what did Trump say?") as a self-contained search query."""
+        """A follow-up ("and what did Trump say?") as a self-contained search query; a question in another
+        language as an English one (the corpus is English), when a model can translate it."""
         earlier = [t for t in history if t.role == "user"]
-        if not earlier:
+        english = is_english(question)
+        if not earlier and english:
             return question
-        if self.chat is not None and self.llm.rewrite_followups:
+        if self.chat is not None and (self.llm.rewrite_followups or not english):
             try:
                 rewritten = await self.chat.complete(rewrite_messages(question, history), max_tokens=80)
                 rewritten = " ".join(clean_text(rewritten).split())
                 if 0 < len(rewritten) <= self.retrieval.max_question_chars:
                     return rewritten
             except BackendError as exc:
-                log.warning("follow-up rewrite failed, using the heuristic: %s", exc)
-        return followup_heuristic(question, earlier[-1].content)
+                log.warning("query rewrite failed, searching without it: %s", exc)
+        return followup_heuristic(question, earlier[-1].content) if earlier else question
 
 
 _FOLLOWUP_WORDS = 12

@@ -44,7 +44,8 @@ def test_first_ask_ingests_and_answers_with_citations(env: dict[str, str], tmp_p
     assert answer["mode"] == "extractive" and answer["grounded"] and not answer["refused"]
     assert "Liang Wenfeng" in answer["answer"] and "[1]" in answer["answer"]
     first = answer["citations"][0]
-    assert set(first) == {"n", "chunk_id", "title", "url", "published", "quote", "outdated"}
+    assert set(first) == {"n", "chunk_id", "title", "url", "published", "quote", "outdated", "primary_sources"}
+    assert first["primary_sources"] == []  # the article is a page of its own, not a brief
     assert first["n"] == 1 and first["title"].startswith("Will China") and first["quote"] in answer["answer"]
 
     human = run(["ask", "Who founded DeepSeek?"], env, tmp_path)
@@ -71,7 +72,7 @@ def test_search_json_contract(env: dict[str, str], tmp_path: Path) -> None:
     assert hits == sorted(hits, key=lambda h: -h["score"])
     for hit in hits:
         assert set(hit) == {"chunk_id", "text", "score", "section", "source"}
-        assert set(hit["source"]) == {"id", "title", "url", "published"}
+        assert set(hit["source"]) == {"id", "title", "url", "published", "primary_sources"}
         assert hit["source"]["id"] == ARTICLE_ID
 
 
