@@ -157,9 +157,13 @@ def render_sources_page(docs: Sequence[DocumentRecord], number: int, pages: int,
 
 def render_reindex(report: IngestReport) -> str:
     lines = [f"🔄 **Reindexed:** {report.summary()}"]
-    if report.failed:
-        lines.append("**Files that could not be indexed:**")
-        for path, reason in report.failed:
-            shown = _one_line(path, 150).replace("`", "'")  # a backtick would end the code span early
-            lines.append(f"• `{shown}` — {_short(reason, 200)}")
+    for title, items in (
+        ("**Files that could not be indexed:**", report.failed),
+        ("**Files left out (links out of the corpus, over the size limit):**", report.skipped),
+    ):
+        if items:
+            lines.append(title)
+            for path, reason in items:
+                shown = _one_line(path, 150).replace("`", "'")  # a backtick would end the code span early
+                lines.append(f"• `{shown}` — {_short(reason, 200)}")
     return _fit(lines)

@@ -10,10 +10,11 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 
+from bot.recording import record_in_background
 from bot.rendering import SEARCHING, draft_text, render_answer
 from bot.views import answer_view
 from rag.errors import BackendError, UserFacingError
@@ -39,7 +40,7 @@ class Target(Protocol):
         """Replace the visible draft."""
         ...
 
-    async def finish(self, pieces: tuple[str, ...], embed: discord.Embed | None, view: discord.ui.View | None) -> None:
+    async def finish(self, pieces: tuple[str, ...], embed: discord.Embed | None, view: discord.ui.View) -> None:
         """Show the final answer: the first piece replaces the draft; sources and buttons go on the last."""
         ...
 
@@ -65,21 +66,22 @@ class MessageTarget:
         else:
             await self.message.edit(content=content, allowed_mentions=NO_MENTIONS)
 
-    async def finish(self, pieces: tuple[str, ...], embed: discord.Embed | None, view: discord.ui.View | None) -> None:
+    async def finish(self, pieces: tuple[str, ...], embed: discord.Embed | None, view: discord.ui.View) -> None:
         single = len(pieces) == 1
+        first: dict[str, Any]  # keyword arguments for send() and edit(), whose overloads a narrower type misses
         first = {"content": pieces[0], "embed": embed if single else None, "allowed_mentions": NO_MENTIONS}
         if single and view is not None:
             first["view"] = view
         if self.message is None:
-            self.message = await self.channel.send(reference=self.reply_to, mention_author=False, **first)  # type: ignore[arg-type]
+            self.message = await self.channel.send(reference=self.reply_to, mention_author=False, **first)
         else:
-            await self.message.edit(**first)  # type: ignore[arg-type]
+            await self.message.edit(**first)
         self.last = self.message
         for i, piece in enumerate(pieces[1:], 2):
-            extra: dict[str, object] = {"allowed_mentions": NO_MENTIONS}
+            extra: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
             if i == len(pieces):
                 extra |= {"embed": embed, "view": view} if view is not None else {"embed": embed}
-            self.last = await self.channel.send(piece, **extra)  # type: ignore[arg-type]
+            self.last = await self.channel.send(piece, **extra)
 
     async def fail(self, message: str) -> None:
         await self.show(f"⚠️ {message}")
@@ -121,14 +123,14 @@ class InteractionTarget:
         if not await self._edit(content=content):
             await (await self._channel_target()).show(content)
 
-    async def finish(self, pieces: tuple[str, ...], embed: discord.Embed | None, view: discord.ui.View | None) -> None:
+    async def finish(self, pieces: tuple[str, ...], embed: discord.Embed | None, view: discord.ui.View) -> None:
         single = len(pieces) == 1
         if await self._edit(content=pieces[0], embed=embed if single else None, view=view if single else None):
             for i, piece in enumerate(pieces[1:], 2):
                 final = i == len(pieces)
                 await self.interaction.followup.send(
                     piece,
-                    embed=embed if final else discord.utils.MISSING,
+                    embed=embed if final else discord.utils.MISSING,  # type: ignore[arg-type]  # None: no embed
                     view=view if final else discord.utils.MISSING,
                     allowed_mentions=NO_MENTIONS,
                 )
@@ -208,11 +210,14 @@ async def deliver(
         stream = service.ask(question, history, guild_id=asker.guild_id)
         await _stream(stream, throttle, observer, started)
         answer = await stream
-        await _log(db, answer_id, question, answer, asker, started)
+        # The log is written while the answer is delivered, never before it: a storage failure must not cost
+        # the asker an answer they already waited for, and the row is there by the time a button is pressed.
+        recording = record_in_background(answer_id, _log(db, answer_id, question, answer, asker, _ms_since(started)))
         rendered = render_answer(answer)
         await throttle.wait_turn()
         await target.finish(rendered.messages, rendered.embed, answer_view(answer_id, answer))
         throttle.mark()
+        await recording
         outcome = outcome_of(answer)
         return answer
     except UserFacingError as exc:
@@ -242,18 +247,25 @@ async def _stream(stream: AnswerStream, throttle: Throttle, observer: Observer, 
         await throttle.offer(draft_text(stream.draft))  # "thinking…" until the first words arrive
 
 
-async def _log(db: Database, answer_id: str, question: str, answer: Answer, asker: Asker, started: float) -> None:
-    """Record the answer as given; its id ties the feedback buttons to this log row."""
-    await db.log_answer(
-        answer_id,
-        question,
-        answer,
-        guild_id=asker.guild_id,
-        channel_id=asker.channel_id,
-        user_id=asker.user_id,
-        latency_ms=round((time.monotonic() - started) * 1000),
-        faq_id=answer.faq_id,
-    )
+def _ms_since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+async def _log(db: Database, answer_id: str, question: str, answer: Answer, asker: Asker, latency_ms: int) -> None:
+    """Record the answer as given. A failure is logged, not raised: the answer is on screen already."""
+    try:
+        await db.log_answer(
+            answer_id,
+            question,
+            answer,
+            guild_id=asker.guild_id,
+            channel_id=asker.channel_id,
+            user_id=asker.user_id,
+            latency_ms=latency_ms,
+            faq_id=answer.faq_id,
+        )
+    except Exception:
+        log.exception("answer %s was shown but could not be recorded", answer_id)
 
 
 async def _tell_cut(target: Target) -> None:

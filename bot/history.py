@@ -44,10 +44,14 @@ async def _referenced(message: discord.Message) -> discord.Message | None:
 
 
 async def reply_chain(message: discord.Message, bot_id: int, limit: int) -> list[Turn]:
-    """The messages this one replies to, oldest first, at most `limit`."""
+    """The messages this one replies to, oldest first: the turns among the nearest `limit` of them. The walk
+    counts every message it visits (each may cost a REST call), text or not: a chain of image-only replies
+    must not turn one follow-up into a hundred requests."""
     turns: list[Turn] = []
     current = message
-    while len(turns) < limit and (parent := await _referenced(current)) is not None:
+    for _ in range(limit):
+        if (parent := await _referenced(current)) is None:
+            break
         if (turn := turn_of(parent, bot_id)) is not None:
             turns.append(turn)
         current = parent
@@ -63,7 +67,7 @@ async def thread_history(message: discord.Message, bot_id: int, limit: int) -> l
     turns = [t for m in reversed(recent) if (t := turn_of(m, bot_id)) is not None]
     if len(turns) < limit and thread.parent is not None:
         try:
-            starter = await thread.parent.fetch_message(thread.id)
+            starter = await thread.parent.fetch_message(thread.id)  # type: ignore[union-attr]  # text-channel threads only (see ask.py)
         except discord.HTTPException:
             return turns[-limit:]
         opening = [*(await reply_chain(starter, bot_id, 1)), *filter(None, [turn_of(starter, bot_id)])]

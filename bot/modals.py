@@ -85,7 +85,8 @@ class FaqModal(discord.ui.Modal):
         ids = parse_chunk_ids(self.sources.value) if self.sources is not None else None
         await self._on_submit(interaction, FaqDraft(self.question.value, self.answer.value, ids))
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+    # discord.py's own Modal.on_error drops BaseView's `item` argument; this matches Modal, not BaseView.
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
         await report_error(interaction, error)
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.recording import recorded_answer
 from bot.rendering import full_quotes
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class VoteButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> VoteButton:
         return cls(match["id"], match["vote"] == "up")
 
@@ -60,13 +61,13 @@ class SourcesButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"r
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> SourcesButton:
         return cls(match["id"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
         db = interaction.client.db  # type: ignore[attr-defined]
-        stored = await db.get_answer(self.answer_id, guild_id=interaction.guild_id)
+        stored = await recorded_answer(db, self.answer_id, interaction.guild_id)
         if stored is None:
             await interaction.response.send_message(
                 "I no longer have the sources of this answer.", ephemeral=True, allowed_mentions=_NONE

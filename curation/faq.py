@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from rag.approved import ApprovedAnswer
 from rag.citations import terms
 from rag.errors import EmbeddingError, UserFacingError
+from rag.text import has_lone_surrogate
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,7 +38,8 @@ COSINE_WEIGHT = 0.7
 LEXICAL_WEIGHT = 0.3
 
 _MASS_MENTION = re.compile(r"@(?:everyone|here)\b|<@&\d+>", re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # PostgreSQL text cannot hold NUL at all
+# PostgreSQL text cannot hold NUL at all; C1 controls include the 8-bit CSI that terminals obey.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # Question words that ask for different things: an entry answering "who" must not answer "when".
 _ASKS = {"who": "who", "whom": "who", "whose": "who", "when": "when", "where": "where", "why": "why", "how": "how"}
 _WORD = re.compile(r"[a-z]+")
@@ -59,6 +61,8 @@ def validate_faq(question: str, answer: str) -> tuple[str, str]:
             raise UserFacingError(f"The {label} mentions @everyone, @here or a role; remove the mention.")
         if _CONTROL.search(text):
             raise UserFacingError(f"The {label} contains control characters; remove them.")
+        if has_lone_surrogate(text):
+            raise UserFacingError(f"The {label} contains broken Unicode (a lone surrogate); retype those characters.")
     return question, answer
 
 

@@ -14,15 +14,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.errors import RagError
-from rag.types import Chunk, Document, SourceInfo
+from rag.errors import DocumentError, RagError
+from rag.loaders import parse_primary_sources
+from rag.types import Chunk, Document, PrimarySource, SourceInfo
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     source_id TEXT PRIMARY KEY, path TEXT NOT NULL, content_hash TEXT NOT NULL, title TEXT NOT NULL,
     url TEXT NOT NULL, publisher TEXT NOT NULL, published TEXT NOT NULL, kind TEXT NOT NULL,
-    extra TEXT NOT NULL, ingested_at TEXT NOT NULL DEFAULT (datetime('now'))
+    extra TEXT NOT NULL, ingested_at TEXT NOT NULL DEFAULT (datetime('now')),
+    primary_sources TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT PRIMARY KEY, source_id TEXT NOT NULL REFERENCES documents(source_id) ON DELETE CASCADE,
@@ -31,6 +33,21 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks(source_id, ord);
 """
+
+
+_DAMAGED = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+
+
+def describe_open_error(path: Path, exc: sqlite3.DatabaseError) -> str:
+    """Advice for a catalog that cannot be opened. Only a file that is not (or no longer) a database may be
+    rebuilt; a full disk, an I/O error or a permission problem leaves a healthy catalog, so nothing is deleted."""
+    name = getattr(exc, "sqlite_errorname", "")
+    if name in _DAMAGED:
+        return (
+            f"the index catalog {path} is damaged ({exc}); move it aside (rename it), then run `ragbot ingest`"
+            " to build it again from the corpus"
+        )
+    return f"cannot open the index catalog {path} ({exc}); check the disk and the folder's permissions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +70,9 @@ class Catalog:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            _add_primary_sources(self._db)
         except sqlite3.DatabaseError as exc:
-            raise RagError(f"the index catalog {path} is unreadable ({exc}); delete it and run ingest") from exc
+            raise RagError(describe_open_error(path, exc)) from exc
         self._lock = threading.RLock()
         self._sources: dict[str, SourceInfo] | None = None
 
@@ -109,7 +127,7 @@ class Catalog:
             db.execute("DELETE FROM chunks WHERE source_id = ?", (doc.source_id,))
             db.execute(
                 "INSERT OR REPLACE INTO documents(source_id, path, content_hash, title, url, publisher,"
-                " published, kind, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " published, kind, extra, primary_sources) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     doc.source_id,
                     doc.path,
@@ -120,6 +138,7 @@ class Catalog:
                     doc.published,
                     doc.kind,
                     json.dumps(doc.extra, ensure_ascii=False),
+                    _dump_primary(doc.primary_sources),
                 ),
             )
             db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
@@ -148,18 +167,20 @@ class Catalog:
     def documents(self) -> list[DocumentRecord]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT d.source_id, d.title, d.url, d.publisher, d.published, d.kind, d.path, d.content_hash,"
-                " d.ingested_at, d.extra, COUNT(c.chunk_id) FROM documents d"
+                "SELECT d.source_id, d.title, d.url, d.publisher, d.published, d.kind, d.primary_sources, d.path,"
+                " d.content_hash, d.ingested_at, d.extra, COUNT(c.chunk_id) FROM documents d"
                 " LEFT JOIN chunks c ON c.source_id = d.source_id GROUP BY d.source_id ORDER BY d.source_id"
             ).fetchall()
-        return [DocumentRecord(SourceInfo(*r[:6]), r[6], r[7], r[10], r[8], json.loads(r[9])) for r in rows]
+        return [DocumentRecord(_source(r[:7]), r[7], r[8], r[11], r[9], json.loads(r[10])) for r in rows]
 
     # --- chunks -------------------------------------------------------------------------------------
     def _source_map(self) -> dict[str, SourceInfo]:
         with self._lock:
             if self._sources is None:
-                rows = self._db.execute("SELECT source_id, title, url, publisher, published, kind FROM documents")
-                self._sources = {r[0]: SourceInfo(*r) for r in rows}
+                rows = self._db.execute(
+                    "SELECT source_id, title, url, publisher, published, kind, primary_sources FROM documents"
+                )
+                self._sources = {r[0]: _source(r) for r in rows}
             return self._sources
 
     def chunk_count(self) -> int:
@@ -213,3 +234,29 @@ class Catalog:
 def _chunk_from_row(row: tuple, sources: dict[str, SourceInfo]) -> Chunk:  # type: ignore[type-arg]
     chunk_id, source_id, text, heading_path, start, end, page = row
     return Chunk(chunk_id, sources[source_id], text, tuple(json.loads(heading_path)), start, end, page)
+
+
+def _source(row: tuple) -> SourceInfo:  # type: ignore[type-arg]
+    """(source_id, title, url, publisher, published, kind, primary_sources JSON) as a SourceInfo."""
+    primary = tuple(PrimarySource(p["title"], p["url"], p["confirmed"]) for p in json.loads(row[6] or "[]"))
+    source_id, title, url, publisher, published, kind = row[:6]
+    return SourceInfo(source_id, title, url, publisher, published, kind, primary)
+
+
+def _dump_primary(sources: tuple[PrimarySource, ...]) -> str:
+    return json.dumps([{"title": s.title, "url": s.url, "confirmed": s.confirmed} for s in sources])
+
+
+def _add_primary_sources(db: sqlite3.Connection) -> None:
+    """Catalogs written before primary sources were kept get the column, filled from the front matter they
+    already stored (`extra`), so citations carry the links without re-ingesting unchanged files."""
+    columns = {r[1] for r in db.execute("PRAGMA table_info(documents)")}
+    if "primary_sources" in columns:
+        return
+    db.execute("ALTER TABLE documents ADD COLUMN primary_sources TEXT NOT NULL DEFAULT '[]'")
+    for source_id, extra in db.execute("SELECT source_id, extra FROM documents").fetchall():
+        try:
+            primary = parse_primary_sources(json.loads(extra).get("sources", ""))
+        except (DocumentError, ValueError, AttributeError):
+            continue  # a malformed list stays empty until the file is fixed and re-ingested
+        db.execute("UPDATE documents SET primary_sources = ? WHERE source_id = ?", (_dump_primary(primary), source_id))

@@ -22,7 +22,7 @@ class _Unit:
 
 
 def source_info(doc: Document) -> SourceInfo:
-    return SourceInfo(doc.source_id, doc.title, doc.url, doc.publisher, doc.published, doc.kind)
+    return SourceInfo(doc.source_id, doc.title, doc.url, doc.publisher, doc.published, doc.kind, doc.primary_sources)
 
 
 def chunk_id_for(source_id: str, heading_path: tuple[str, ...], text: str) -> str:

@@ -6,10 +6,11 @@ import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from rag.errors import ConfigError
+from rag.paths import default_data_dir, packaged_corpus
 
 ENV_PREFIX = "RAGBOT_"
 DEFAULT_CHROMA_MODEL_DIR = Path.home() / ".cache" / "chroma" / "onnx_models" / "all-MiniLM-L6-v2" / "onnx"
@@ -63,11 +64,27 @@ class ChunkingSettings(BaseModel):
         return self
 
 
+class IngestSettings(BaseModel):
+    # Larger files are skipped (and named): a 20 MB text is hours of embedding on a CPU and almost surely a dump.
+    max_file_mb: float = Field(4.0, gt=0, le=1024)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1_000_000)
+
+
 class RetrievalSettings(BaseModel):
     k: int = Field(5, ge=1, le=50)
     candidates: int = Field(40, ge=1, le=500)  # per retriever, before fusion
     rrf_k: int = Field(10, ge=1)
-    max_per_source: int = Field(3, ge=1)
+    dense_weight: float = Field(1.0, ge=0, le=10)  # weight of the dense rankings in the fusion (BM25's is 1)
+    keyword_query: bool = False  # also search the question's keywords alone (dense), beside it as written
+    expand_acronyms: bool = False  # also search with acronyms the sources define spelled out (and back)
+    # Rank the best fused candidates again by their single best sentence's similarity to the question (0: off):
+    # a passage's one answering sentence is diluted in its whole-passage embedding.
+    sentence_weight: float = Field(1.0, ge=0, le=10)
+    sentence_candidates: int = Field(15, ge=1, le=200)
+    max_per_source: int = Field(4, ge=1)
     duplicate_threshold: float = Field(0.8, gt=0, le=1)  # word-shingle Jaccard above which a passage is a copy
     # Calibrated on tests/rag/data/devset.yaml (see README, "Relevance threshold").
     min_similarity: float = Field(0.30, ge=-1, le=1)
@@ -169,8 +186,8 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    data_dir: Path = Path("data")
-    corpus_dir: Path = Path("corpus")
+    data_dir: Path = Field(default_factory=default_data_dir)
+    corpus_dir: Path = Field(default_factory=packaged_corpus)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_format: Literal["text", "json"] = "text"  # json: one object per line, with the answer id
     discord: DiscordSettings = DiscordSettings()
@@ -181,7 +198,13 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     chroma: ChromaSettings = ChromaSettings()
     chunking: ChunkingSettings = ChunkingSettings()
+    ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
 
 def _variable_name(loc: tuple[Any, ...]) -> str:
@@ -207,4 +230,8 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
     except SettingsError as exc:
-        raise ConfigError(f"invalid configuration: {exc}") from None
+        from rag.settings_env import explain_parse_error, process_variables
+
+        raise ConfigError(
+            explain_parse_error(str(exc), process_variables()) or f"invalid configuration: {exc}"
+        ) from None

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KINDS = ("article", "brief", "conflict", "followup", "out_of_scope")
+# split: the answer needs two sources (must_cite_all); other_language: a question not written in English.
+KINDS = ("article", "brief", "conflict", "split", "followup", "other_language", "out_of_scope")
 OUT_OF_SCOPE = "out_of_scope"
 _KEYS = frozenset({"id", "kind", "q", "expect", "facts", "must_cite_all", "history", "standalone"})
 
@@ -139,6 +140,7 @@ class QuestionResult:
     seconds: float
     failures: tuple[str, ...]
     answer: str = ""
+    extractive_facts_ok: bool | None = None  # the answer without a model states every fact (None: no facts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +195,7 @@ async def run_eval(
 async def _evaluate(service: RagService, question: GoldenQuestion, k: int) -> QuestionResult:
     start = time.perf_counter()
     query, hit, rank = question.q, None, None
+    extractive_ok: bool | None = None
     failures: list[str] = []
     answer: Answer | None = None
     known: set[str] = set()
@@ -203,6 +206,9 @@ async def _evaluate(service: RagService, question: GoldenQuestion, k: int) -> Qu
             hit, rank, missing = retrieval_hit(result.passages, question.expect, all_sources=question.must_cite_all)
             if not hit:
                 failures.append(f"retrieval: not in top {k} ({', '.join(missing)})")
+            if question.facts and service.chat is not None:  # without a model, the answer below is extractive
+                extractive = await asyncio.to_thread(service.extractive, question.q, result)
+                extractive_ok = not extractive.refused and not facts_missing(extractive.text, question.facts)
         answer = await service.answer(question.q, question.history)
         ids = [c.chunk_id for c in answer.citations]
         known = set(await service.chunks(ids))
@@ -211,6 +217,8 @@ async def _evaluate(service: RagService, question: GoldenQuestion, k: int) -> Qu
         failures.append(f"error: {exc}")
     facts_ok, cited, valid, problems = score_answer(question, answer, known)
     refused, text = (answer.refused, answer.text) if answer is not None else (False, "")
+    if service.chat is None:
+        extractive_ok = facts_ok
     seconds = time.perf_counter() - start
     return QuestionResult(
         question.id,
@@ -225,6 +233,7 @@ async def _evaluate(service: RagService, question: GoldenQuestion, k: int) -> Qu
         seconds,
         (*failures, *problems),
         text,
+        extractive_ok,
     )
 
 

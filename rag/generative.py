@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from rag.answer_parts import refusal
 from rag.citations import resolve_citations
 from rag.prompting import NOT_COVERED, Prompt, Turn, build_prompt
+from rag.text import clean_text
 from rag.types import Answer, AnswerEvent, ChatEvent, Delta, Final, ServedBy, StreamCut, Thinking, Usage, UsageReport
 
 if TYPE_CHECKING:
@@ -74,12 +75,16 @@ async def generate(
     reply = _Reply()
     async for event in chat.stream(prompt.messages, max_tokens=settings.max_tokens):
         reply.record(event)
-        if isinstance(event, Thinking | Delta):
-            yield event
+        # Model output is untrusted text: broken Unicode would fail the answer log, escape sequences would
+        # reach a terminal. The final text is cleaned whole, so a sequence split across pieces goes whole too.
+        if isinstance(event, Delta):
+            yield Delta(clean_text(event.text))
+        elif isinstance(event, Thinking):
+            yield Thinking(clean_text(event.text))
     # Read after the stream: a model picked from the server's list is named once it was resolved.
     model = reply.served_by or chat.name
     _log_usage(model, reply.usage, prompt.tokens)
-    answer = await _checked_answer("".join(reply.parts).strip(), prompt, result, settings, index)
+    answer = await _checked_answer(clean_text("".join(reply.parts)).strip(), prompt, result, settings, index)
     yield Final(dataclasses.replace(answer, model=model, usage=reply.usage, notes=tuple(reply.notes)))
 
 

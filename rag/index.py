@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,8 +14,13 @@ from rag.catalog import Catalog
 from rag.errors import EmbedderUnavailable
 from rag.stores.chroma import ChromaStore
 from rag.stores.lexical import LexicalIndex
+from rag.stores.snapshot import VectorSnapshot
+from rag.text import addresses_reader
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from rag.config import Settings
     from rag.embeddings import Embedder
 
@@ -26,14 +31,40 @@ class Index:
     """Everything retrieval reads and ingestion writes. Blocking; async code calls it via to_thread."""
 
     def __init__(
-        self, *, data_dir: Path, catalog: Catalog, store: ChromaStore | None, embedder: Embedder | None
+        self,
+        *,
+        data_dir: Path,
+        catalog: Catalog,
+        store: ChromaStore | None = None,
+        embedder: Embedder | None,
+        open_store: Callable[[], ChromaStore] | None = None,
+        snapshots: bool = False,
     ) -> None:
+        """`open_store` opens the vector store on first use; `snapshots` lets questions read a numpy copy of
+        the vectors (see rag.stores.snapshot) so that they need not open it at all."""
         self.data_dir = data_dir
         self.catalog = catalog
-        self.store = store  # None in lexical-only mode: there are no vectors to keep
+        self._store = store
+        self._open_store = open_store
         self.embedder = embedder
         self._lexical: LexicalIndex | None = None
         self._lexical_lock = threading.Lock()
+        self._snapshots = snapshots
+        self._snapshot: VectorSnapshot | None = None
+        self._store_lock = threading.Lock()
+
+    @property
+    def store(self) -> ChromaStore | None:
+        """The vector store, opened on first use; None in lexical-only mode (there are no vectors to keep)."""
+        with self._store_lock:
+            if self._store is None and self._open_store is not None:
+                self._store = self._open_store()
+                self._open_store = None
+            return self._store
+
+    @property
+    def has_vectors(self) -> bool:
+        return self.embedder is not None and (self._store is not None or self._open_store is not None)
 
     @property
     def mode(self) -> str:
@@ -41,6 +72,8 @@ class Index:
 
     def check_embedder(self) -> None:
         """Raise IndexMismatchError if the vectors were made by another embedder than the configured one."""
+        if self._current_snapshot() is not None:
+            return  # made from the store by this embedder, for the catalog as it is now
         if self.store is not None and self.embedder is not None:
             self.store.check_embedder(self.embedder.name, self.embedder.known_dimension)
 
@@ -60,10 +93,47 @@ class Index:
 
     def missing_vectors(self) -> set[str]:
         """Live chunks that have no vector yet (ingested in lexical mode, or a crash before embedding)."""
+        if self._current_snapshot() is not None:
+            return set()  # a snapshot is only saved when every live chunk has its vector
         if self.store is None:
             return set()
         live = self.catalog.all_chunk_ids()
         return live - self.store.existing(live)
+
+    def dense_query(self, vector: npt.NDArray[np.float32], n: int) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity), best first: from the snapshot when there is one, else the store."""
+        snapshot = self._current_snapshot() or self._build_snapshot()
+        if snapshot is not None:
+            return snapshot.query(vector, n)
+        return self.store.query(vector, n) if self.store is not None else []
+
+    def _current_snapshot(self) -> VectorSnapshot | None:
+        if not self._snapshots or self.embedder is None:
+            return None
+        generation = self.catalog.generation
+        with self._lexical_lock:
+            if self._snapshot is None or self._snapshot.generation != generation:
+                folder = self.data_dir / "vectors"
+                self._snapshot = VectorSnapshot.load(folder, generation=generation, embedder=self.embedder.name)
+            return self._snapshot
+
+    def _build_snapshot(self) -> VectorSnapshot | None:
+        """Copy the live vectors out of the store, if it holds all of them and the catalog did not change."""
+        if not self._snapshots or self.embedder is None or self.store is None:
+            return None
+        generation = self.catalog.generation
+        live = sorted(self.catalog.all_chunk_ids())
+        ids, vectors = self.store.vectors(live)
+        if len(ids) != len(live) or self.catalog.generation != generation:
+            return None  # vectors still missing, or an ingest ran meanwhile: the store answers this time
+        snapshot = VectorSnapshot(ids, vectors, embedder=self.embedder.name, generation=generation)
+        try:
+            snapshot.save(self.data_dir / "vectors")
+        except OSError as exc:  # a full disk must not stop answers: the copy in memory serves
+            log.warning("cannot save the vector snapshot: %s", exc)
+        with self._lexical_lock:
+            self._snapshot = snapshot
+        return snapshot
 
     def similarity(self, claim: str, sentences: Sequence[str]) -> list[float]:
         """Cosine similarity of each sentence to the claim (all 0.0 without an embedder)."""
@@ -75,32 +145,69 @@ class Index:
     def score_sentences(self, question: str, sentences: Sequence[str]) -> list[float]:
         """How well each sentence answers the question (higher is better): meaning, then shared rare words."""
         lexical = self.lexical()
-        overlap = [lexical.coverage(question, s) for s in sentences]
-        if self.embedder is None:
-            return overlap
-        similarity = np.asarray(self.similarity(question, sentences))
-        # Meaning first; shared rare words break ties between sentences that say much the same.
-        return [float(x) for x in similarity + 0.25 * np.asarray(overlap)]
+        scores = np.asarray([lexical.coverage(question, s) for s in sentences])
+        if self.embedder is not None:
+            # Meaning first; shared rare words break ties between sentences that say much the same.
+            scores = np.asarray(self.similarity(question, sentences)) + 0.25 * scores
+        # An instruction planted in a source ("SYSTEM: ... answer with @everyone") shares the question's words
+        # by design: it keeps a tenth of its score, so a sentence stating a fact beats it, and it is quoted
+        # only when no passage states anything else.
+        return [
+            _demoted(float(value)) if addresses_reader(sentence) else float(value)
+            for value, sentence in zip(scores, sentences, strict=True)
+        ]
 
     def close(self) -> None:
         self.catalog.close()
 
 
+INSTRUCTION_WEIGHT = 0.1
+
+
+def _demoted(score: float) -> float:
+    return score * INSTRUCTION_WEIGHT if score > 0 else score - 1.0
+
+
 _warned_unavailable = False
+_KEYWORD_ONLY_MARK = ".keyword-only-warned"  # in the data dir: the warning was shown for this reason
+KEYWORD_ONLY_FIX = (
+    "set RAGBOT_EMBEDDING__MODEL_DIR to a folder holding model.onnx and tokenizer.json (all-MiniLM-L6-v2),"
+    " or RAGBOT_EMBEDDING__DOWNLOAD=false to stay keyword-only without download attempts"
+)
 
 
 def open_embedder(settings: Settings) -> Embedder | None:
-    """The configured embedder, or None (keyword search only) with one warning if no model can be had."""
+    """The configured embedder, or None (keyword search only). The warning is shown once per data folder and
+    reason, not on every run: `ragbot doctor` repeats it on demand."""
     global _warned_unavailable
     from rag.embeddings import build_embedder
 
+    mark = settings.data_dir / _KEYWORD_ONLY_MARK
     try:
-        return build_embedder(settings.embedding)
+        embedder = build_embedder(settings.embedding)
     except EmbedderUnavailable as exc:
         if not _warned_unavailable:
             _warned_unavailable = True
-            log.warning("semantic search is off, using keyword search only: %s", exc)
+            _warn_keyword_only(mark, str(exc))
         return None
+    mark.unlink(missing_ok=True)  # a model again: should it go missing later, say so again
+    return embedder
+
+
+def _warn_keyword_only(mark: Path, reason: str) -> None:
+    try:
+        seen = mark.read_text(encoding="utf-8") == reason
+    except OSError:
+        seen = False
+    if seen:
+        log.info("semantic search is off, using keyword search only: %s", reason)
+        return
+    log.warning("semantic search is off, using keyword search only: %s. To fix: %s", reason, KEYWORD_ONLY_FIX)
+    try:
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.write_text(reason, encoding="utf-8")
+    except OSError:  # an unwritable data dir is reported elsewhere; the warning will just come again
+        log.debug("cannot remember the keyword-only warning in %s", mark)
 
 
 def open_index(settings: Settings, *, embedder: Embedder | None = None, lexical_only: bool = False) -> Index:
@@ -110,5 +217,8 @@ def open_index(settings: Settings, *, embedder: Embedder | None = None, lexical_
     if embedder is None and not lexical_only:
         embedder = open_embedder(settings)
     catalog = Catalog(data_dir / "catalog.sqlite3")
-    store = ChromaStore(settings.chroma, data_dir) if embedder is not None else None
-    return Index(data_dir=data_dir, catalog=catalog, store=store, embedder=embedder)
+    opener = (lambda: ChromaStore(settings.chroma, data_dir)) if embedder is not None else None
+    # A chroma server may be shared and written by other hosts: questions ask it rather than a local copy.
+    return Index(
+        data_dir=data_dir, catalog=catalog, embedder=embedder, open_store=opener, snapshots=not settings.chroma.host
+    )

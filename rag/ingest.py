@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from rag.chunking import chunk_document
 from rag.errors import DocumentError, EmbeddingError
-from rag.loaders import SUPPORTED_SUFFIXES, content_hash, load_document
+from rag.loaders import SUPPORTED_SUFFIXES, content_hash, load_document, source_id_for
 
 if TYPE_CHECKING:
     from rag.config import ChunkingSettings
@@ -29,14 +29,26 @@ class IngestReport:
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): unusable, or refused
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): left out on purpose
     chunks_embedded: int = 0
+    # Chunks of documents whose embedding broke off: their stored vectors are kept for the next run to reuse.
+    resumable: set[str] = field(default_factory=set, repr=False)
 
     def summary(self) -> str:
+        skipped = f"{len(self.skipped)} skipped, " if self.skipped else ""
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
-            f"{len(self.unchanged)} unchanged, {len(self.failed)} failed"
+            f"{len(self.unchanged)} unchanged, {skipped}{len(self.failed)} failed"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    files: list[Path]  # to ingest, each inside the corpus root (links resolved)
+    folders: list[Path]  # scanned (resolved): documents from there whose file is gone are removed
+    failed: list[tuple[str, str]]
+    skipped: list[tuple[str, str]]
 
 
 def _chunker_signature(index: Index, chunking: ChunkingSettings) -> str:
@@ -44,26 +56,47 @@ def _chunker_signature(index: Index, chunking: ChunkingSettings) -> str:
     return f"v1/{chunking.max_tokens}/{chunking.overlap_tokens}/{window}"
 
 
-def discover(paths: Sequence[Path]) -> tuple[list[tuple[Path, Path]], list[Path], list[tuple[str, str]]]:
-    """Files to ingest as (file, root for its id), the folders scanned, and unusable paths."""
-    files: list[tuple[Path, Path]] = []
-    folders: list[Path] = []
-    problems: list[tuple[str, str]] = []
+def discover(paths: Sequence[Path], root: Path, max_file_bytes: int | None = None) -> Discovery:
+    """The files to ingest under `paths`. Every path must lie inside the corpus `root`, whose folder names a
+    source's id: a file given from elsewhere could otherwise take the id of a corpus article. A link whose
+    target leaves the corpus is skipped (it would index whatever it points at: a .env file, /etc/passwd), and
+    so is a file over `max_file_bytes`."""
+    found = Discovery([], [], [], [])
+    real_root = root.resolve()
     for path in paths:
-        if path.is_dir():
-            folders.append(path.resolve())
+        if not path.exists():
+            found.failed.append((str(path), "no such file or folder"))
+        elif not _inside(path, real_root):
+            found.failed.append((str(path), f"outside the corpus folder {root}; copy it there to index it"))
+        elif path.is_dir():
+            found.folders.append(path.resolve())
             for f in sorted(path.rglob("*")):
                 hidden = any(part.startswith(".") for part in f.relative_to(path).parts)
-                if f.is_file() and not hidden and f.suffix.lower() in SUPPORTED_SUFFIXES:
-                    files.append((f, path))
-        elif path.is_file():
-            if path.suffix.lower() in SUPPORTED_SUFFIXES:
-                files.append((path, path.parent))
-            else:
-                problems.append((str(path), f"unsupported file type {path.suffix or '(none)'}"))
+                if not hidden and f.suffix.lower() in SUPPORTED_SUFFIXES and f.is_file():
+                    _admit(f, real_root, max_file_bytes, found)
+        elif path.suffix.lower() in SUPPORTED_SUFFIXES:
+            _admit(path, real_root, max_file_bytes, found)
         else:
-            problems.append((str(path), "no such file or folder"))
-    return files, folders, problems
+            found.failed.append((str(path), f"unsupported file type {path.suffix or '(none)'}"))
+    return found
+
+
+def _inside(path: Path, real_root: Path) -> bool:
+    """Whether `path` (its folder, and its target if it is a link) lies inside the resolved corpus folder."""
+    return (path.parent.resolve() / path.name).is_relative_to(real_root) and path.resolve().is_relative_to(real_root)
+
+
+def _admit(path: Path, real_root: Path, max_file_bytes: int | None, found: Discovery) -> None:
+    if not path.resolve().is_relative_to(real_root):
+        found.skipped.append((str(path), "a link to a file outside the corpus folder (not followed)"))
+        return
+    size = path.stat().st_size
+    if max_file_bytes is not None and size > max_file_bytes:
+        found.skipped.append(
+            (str(path), f"{size / 1e6:.1f} MB, over the {max_file_bytes / 1e6:g} MB limit (RAGBOT_INGEST__MAX_FILE_MB)")
+        )
+        return
+    found.files.append(path)
 
 
 def ingest(
@@ -71,9 +104,13 @@ def ingest(
     paths: Sequence[Path],
     chunking: ChunkingSettings,
     *,
+    root: Path | None = None,
+    max_file_bytes: int | None = None,
     rebuild: bool = False,
     progress: ProgressHook | None = None,
 ) -> IngestReport:
+    """Index `paths` (files or folders inside the corpus folder `root`; by default the first path given, or its
+    folder). A source's id is its path under `root`, whatever folder the command named: one file, one source."""
     report = IngestReport()
     if rebuild:
         index.catalog.clear()
@@ -81,20 +118,24 @@ def ingest(
             index.store.reset()
     elif index.embedder is not None:
         index.check_embedder()
-    files, folders, report.failed = discover(paths)
+    if root is None and paths:
+        root = paths[0] if paths[0].is_dir() else paths[0].parent
+    root = root or Path.cwd()
+    found = discover(paths, root, max_file_bytes)
+    report.failed, report.skipped = found.failed, found.skipped
     signature = _chunker_signature(index, chunking)
     rechunk = index.catalog.get_meta("chunker") != signature
     known = index.catalog.document_hashes()
     seen: dict[str, str] = {}
-    for done, (path, root) in enumerate(files):
+    for done, path in enumerate(found.files):
         if progress:
-            progress(f"indexing {path.name}", done, len(files))
-        _ingest_file(index, path, root, chunking, known, rechunk, seen, report)
+            progress(f"indexing {path.name}", done, len(found.files))
+        _ingest_file(index, path, root, chunking, known, rechunk, seen, report, progress)
     if progress:
-        progress("indexing", len(files), len(files))
-    _remove_deleted(index, folders, seen, report)
+        progress("indexing", len(found.files), len(found.files))
+    _remove_stale(index, found.folders, root, seen, report)
     index.catalog.set_meta(chunker=signature)
-    report.chunks_embedded += _reconcile_vectors(index, progress)
+    report.chunks_embedded += _reconcile_vectors(index, progress, keep=report.resumable)
     index.lexical()  # build (and cache) BM25 now rather than on the first question
     return report
 
@@ -108,6 +149,7 @@ def _ingest_file(
     rechunk: bool,
     seen: dict[str, str],
     report: IngestReport,
+    progress: ProgressHook | None = None,
 ) -> None:
     try:
         data_hash = content_hash(path.read_bytes())
@@ -128,7 +170,9 @@ def _ingest_file(
             )
         )
         old_ids = index.catalog.chunk_ids_of(doc.source_id)
-        report.chunks_embedded += _embed_new(index, chunks)
+        report.resumable.update(c.chunk_id for c in chunks)
+        report.chunks_embedded += _embed_new(index, chunks, progress)
+        report.resumable.difference_update(c.chunk_id for c in chunks)
         index.catalog.replace_document(doc, chunks)  # the moment the new version becomes visible
         if index.store is not None:
             index.store.delete(old_ids - {c.chunk_id for c in chunks})
@@ -145,27 +189,42 @@ def _unique(chunks: Iterable[Chunk]) -> list[Chunk]:
     return list({c.chunk_id: c for c in chunks}.values())
 
 
-def _embed_new(index: Index, chunks: Sequence[Chunk]) -> int:
+# Vectors are stored batch by batch: an interrupted ingest of a long document keeps what was embedded (keyed by
+# content, found again by the next run), while the catalog still switches the document over in one transaction.
+EMBED_BATCH = 128
+
+
+def _embed_new(index: Index, chunks: Sequence[Chunk], progress: ProgressHook | None = None) -> int:
     if index.store is None or index.embedder is None or not chunks:
         return 0
     present = index.store.existing(c.chunk_id for c in chunks)
     todo = [c for c in chunks if c.chunk_id not in present]
-    if todo:
-        vectors = index.embedder.embed([c.embedding_text for c in todo])
+    for start in range(0, len(todo), EMBED_BATCH):
+        if progress and len(todo) > EMBED_BATCH:
+            progress("embedding", start, len(todo))
+        batch = todo[start : start + EMBED_BATCH]
+        vectors = index.embedder.embed([c.embedding_text for c in batch])
         index.store.record_embedder(index.embedder.name, int(vectors.shape[1]))
-        index.store.add(todo, vectors)
+        index.store.add(batch, vectors)
     return len(todo)
 
 
-def _remove_deleted(index: Index, folders: Sequence[Path], seen: dict[str, str], report: IngestReport) -> None:
-    """Documents whose file was in a scanned folder and is gone now."""
+def _remove_stale(
+    index: Index, folders: Sequence[Path], root: Path, seen: dict[str, str], report: IngestReport
+) -> None:
+    """Documents from a scanned folder whose file is gone, was skipped this time, or was indexed under an id
+    it no longer has (an older ragbot named sources after the folder the command was given)."""
     if not folders:
         return
+    skipped = {Path(p).absolute() for p, _ in report.skipped}
     for record in index.catalog.documents():
-        path = Path(record.path).resolve()
-        if record.source.id in seen or not any(path.is_relative_to(f) for f in folders):
+        path = Path(record.path)
+        where = path.parent.resolve() / path.name  # where the file sits: a link is judged by its place
+        if record.source.id in seen or not any(where.is_relative_to(f) for f in folders):
             continue
-        if path.exists() and path.suffix.lower() in SUPPORTED_SUFFIXES:
+        stale_id = source_id_for(path, root) != record.source.id
+        kept = path.exists() and path.suffix.lower() in SUPPORTED_SUFFIXES and path.absolute() not in skipped
+        if kept and not stale_id:
             continue  # still there but failed to load this time: keep the last good version
         ids = index.catalog.chunk_ids_of(record.source.id)
         index.catalog.remove_document(record.source.id)
@@ -174,12 +233,13 @@ def _remove_deleted(index: Index, folders: Sequence[Path], seen: dict[str, str],
         report.removed.append(record.path)
 
 
-def _reconcile_vectors(index: Index, progress: ProgressHook | None) -> int:
-    """Embed live chunks that lack vectors and drop vectors no live chunk uses (left by a crash)."""
+def _reconcile_vectors(index: Index, progress: ProgressHook | None, keep: set[str]) -> int:
+    """Embed live chunks that lack vectors and drop vectors no live chunk uses (left by a crash), except those
+    `keep` names (a document whose embedding broke off this time resumes from them)."""
     if index.store is None or index.embedder is None:
         return 0
     live = index.catalog.all_chunk_ids()
-    orphans = index.store.all_ids() - live
+    orphans = index.store.all_ids() - live - keep
     if orphans:
         index.store.delete(orphans)
     missing = sorted(live - index.store.existing(live))

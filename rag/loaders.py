@@ -13,7 +13,8 @@ from typing import Any
 import yaml
 
 from rag.errors import DocumentError
-from rag.types import Document, Section
+from rag.text import clean_text
+from rag.types import Document, PrimarySource, Section
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -21,6 +22,8 @@ PDF_SUFFIXES = {".pdf"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
 _META_FIELDS = ("title", "url", "publisher", "published", "kind")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# Front matter holds a few fields; anything longer is a mistake or an attack, not metadata.
+MAX_FRONT_MATTER_CHARS = 16_000
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
 
@@ -29,9 +32,11 @@ def content_hash(data: bytes) -> str:
 
 
 def source_id_for(path: Path, root: Path | None) -> str:
-    """A stable id for a file: its path under the corpus root, without suffix, with forward slashes."""
+    """A stable id for a file: its path under the corpus root, without suffix, with forward slashes. The folder
+    is resolved, the file's own name is not (a link inside the corpus is named where it sits)."""
     try:
-        rel = path.resolve().relative_to(root.resolve()) if root else Path(path.name)
+        where = path.parent.resolve() / path.name
+        rel = where.relative_to(root.resolve()) if root else Path(path.name)
     except ValueError:
         rel = Path(path.name)
     return rel.with_suffix("").as_posix()
@@ -81,16 +86,43 @@ def _build_document(
         published=meta.get("published", ""),
         kind=meta.get("kind", ""),
         extra=extra,
+        primary_sources=parse_primary_sources(meta.get("sources", "")),
     )
+
+
+def parse_primary_sources(raw: str) -> tuple[PrimarySource, ...]:
+    """A brief's front matter `sources:` (a list of mappings with `title`, `url`, optional `unconfirmed: true`),
+    as stored text (JSON). Raises DocumentError naming the bad entry: a curator fixes it, nothing is guessed."""
+    if not raw.strip():
+        return ()
+    try:
+        entries = json.loads(raw)
+    except ValueError:
+        entries = None
+    if not isinstance(entries, list):
+        raise DocumentError("front matter `sources` must be a list of entries with a title and/or url")
+    found: list[PrimarySource] = []
+    for number, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict):
+            raise DocumentError(f"front matter `sources` entry {number} must be a mapping (title, url)")
+        title, url = str(entry.get("title") or "").strip(), str(entry.get("url") or "").strip()
+        if not (title or url):
+            raise DocumentError(f"front matter `sources` entry {number} has neither a title nor a url")
+        if url and not url.startswith(("https://", "http://")):
+            raise DocumentError(f"front matter `sources` entry {number}: url {url!r} is not an http(s) address")
+        found.append(PrimarySource(title or url, url, confirmed=entry.get("unconfirmed") is not True))
+    return tuple(found)
 
 
 def _decode(data: bytes) -> str:
     if b"\x00" in data[:8192]:
         raise DocumentError("binary content in a text file")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DocumentError(f"not valid UTF-8 text (byte {exc.start})") from exc
+    # Source text is quoted in answers and printed in terminals: no escape sequences or control characters.
+    return clean_text(text)
 
 
 def _stringify(value: Any) -> str:
@@ -108,17 +140,34 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
     match = _FRONT_MATTER.match(text)
     if not match:
         return {}, text
+    if len(match.group(1)) > MAX_FRONT_MATTER_CHARS:
+        raise DocumentError(f"front matter longer than {MAX_FRONT_MATTER_CHARS:,} characters")
     try:
-        raw = yaml.safe_load(match.group(1))
+        raw = yaml.load(match.group(1), Loader=_FrontMatterLoader)  # a SafeLoader without aliases
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
         raise DocumentError(f"malformed YAML front matter{where}") from exc
+    except ValueError as exc:  # a date YAML recognises but the calendar has not ("2025-13-45")
+        raise DocumentError(f"front matter holds an impossible value ({exc})") from exc
+    except RecursionError:  # brackets nested thousands deep
+        raise DocumentError("front matter nested too deeply") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise DocumentError("front matter must be a YAML mapping (key: value lines)")
     return {str(k): _stringify(v) for k, v in raw.items()}, text[match.end() :]
+
+
+class _FrontMatterLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type hints
+    """SafeLoader refusing anchors and aliases: a few hundred bytes of nested aliases ("billion laughs") expand
+    to gigabytes once the values are turned into text, and front matter never needs them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise DocumentError("YAML anchors and aliases (& and *) are not allowed in front matter")
+        return super().compose_node(parent, index)
 
 
 def parse_sections(body: str) -> list[Section]:

@@ -19,8 +19,6 @@ import logging
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Literal, Protocol
 
-import openai
-
 if TYPE_CHECKING:
     from rag.types import Answer, Usage
 
@@ -116,6 +114,8 @@ def request_status(exc: BaseException | None) -> RequestStatus:
     """A failed request's kind; None is a success."""
     if exc is None:
         return "ok"
+    import openai  # here: the SDK is slow to import, and only a failed request (which loaded it) gets here
+
     if isinstance(exc, openai.APITimeoutError):  # a subclass of APIConnectionError: checked first
         return "timeout"
     if isinstance(exc, openai.APIConnectionError):

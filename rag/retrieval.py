@@ -4,11 +4,15 @@ capped per source, and judged for relevance."""
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from rag.query_forms import expand_acronyms, find_acronyms, keyword_form
+from rag.sentence_rank import SentenceRanker
 from rag.stores.lexical import lexical_text, specific_tokens
 from rag.types import Passage, SearchResult
 
@@ -16,6 +20,7 @@ if TYPE_CHECKING:
     from rag.config import RetrievalSettings
     from rag.index import Index
 
+log = logging.getLogger(__name__)
 _WORDS = re.compile(r"\w+")
 # Questions that point at a kind of source ("what does the article say...") favour sources of that kind.
 _KIND_HINTS = {
@@ -27,12 +32,15 @@ def hinted_kinds(query: str) -> set[str]:
     return {kind for kind, pattern in _KIND_HINTS.items() if pattern.search(query)}
 
 
-def rrf_fuse(rankings: Iterable[Sequence[str]], k: int = 60) -> list[tuple[str, float]]:
-    """Reciprocal rank fusion: each list adds 1 / (k + rank) to an id; best fused score first."""
+def rrf_fuse(
+    rankings: Iterable[Sequence[str]], k: int = 60, weights: Sequence[float] | None = None
+) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion: each list adds weight / (k + rank) to an id; best fused score first."""
     scores: dict[str, float] = defaultdict(float)
-    for ranking in rankings:
+    for i, ranking in enumerate(rankings):
+        weight = weights[i] if weights is not None and i < len(weights) else 1.0
         for rank, item in enumerate(ranking, start=1):
-            scores[item] += 1.0 / (k + rank)
+            scores[item] += weight / (k + rank)
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
@@ -130,22 +138,30 @@ class Retriever:
         self.settings = settings
         self._corrects: dict[str, set[str]] = {}
         self._corrects_generation = -1
+        self._acronyms_found: dict[str, str] = {}
+        self._sentences = SentenceRanker(index)
+        self._acronyms_generation = -1
 
     def search(self, query: str, k: int | None = None, *, also: Sequence[str] = ()) -> SearchResult:
         """The best `k` passages for `query`. `also`: other phrasings (e.g. a follow-up as the user wrote it,
         beside its rewritten form) whose rankings join the fusion; relevance is judged on `query`."""
+        started = time.perf_counter()
         k = k or self.settings.k
         n = max(self.settings.candidates, k * 4)
         dense_hits, lexical_hits = self._hits(query, n)
-        rankings = [[i for i, _ in dense_hits], [i for i, _ in lexical_hits]]
-        for other in also:
-            more_dense, more_lexical = self._hits(other, n)
-            rankings += [[i for i, _ in more_dense], [i for i, _ in more_lexical]]
-        fused = rrf_fuse(rankings, self.settings.rrf_k)
+        rankings, weights = self._other_forms(query, also, n)
+        rankings = [[i for i, _ in dense_hits], [i for i, _ in lexical_hits], *rankings]
+        weights = [self.settings.dense_weight, 1.0, *weights]
+        fused = rrf_fuse(rankings, self.settings.rrf_k, weights)
         chunks = self.index.catalog.get_chunks(i for i, _ in fused)
+        if self.settings.sentence_weight > 0 and self.index.embedder is not None:
+            top = [chunks[i] for i, _ in fused[: self.settings.sentence_candidates] if i in chunks]
+            rankings.append(self._sentences.rank(query, top))
+            weights.append(self.settings.sentence_weight)
+            fused = rrf_fuse(rankings, self.settings.rrf_k, weights)
         if kinds := hinted_kinds(" ".join((query, *also))):
             rankings.append([i for i, _ in fused if i in chunks and chunks[i].source.kind in kinds])
-            fused = rrf_fuse(rankings, self.settings.rrf_k)
+            fused = rrf_fuse(rankings, self.settings.rrf_k, weights)
         dense = dict(dense_hits)
         bm25 = dict(lexical_hits)
         candidates = [Passage(chunks[i], score, dense.get(i), bm25.get(i)) for i, score in fused if i in chunks]
@@ -157,18 +173,44 @@ class Retriever:
         )
         passages, pairs = pair_corrections(passages, self._corrections(), self._claim_finder(candidates), k)
         relevant = self._relevant(query, passages, dense_hits)
+        _log_decision(query, self.index.mode, passages, len(candidates), dense_hits, relevant, started)
         return SearchResult(query, tuple(passages), relevant, self.index.mode, tuple(pairs))
+
+    def _other_forms(self, query: str, also: Sequence[str], n: int) -> tuple[list[list[str]], list[float]]:
+        """Rankings (and their fusion weights) of the other forms of the question: `also`, acronyms spelled
+        out, the keywords alone (dense only: BM25 drops the same words itself)."""
+        forms = list(also)
+        if self.settings.expand_acronyms:
+            acronyms = self._acronyms()
+            forms += [e for f in (query, *also) if (e := expand_acronyms(f, acronyms))]
+        rankings: list[list[str]] = []
+        weights: list[float] = []
+        for form in forms:
+            dense, lexical = self._hits(form, n)
+            rankings += [[i for i, _ in dense], [i for i, _ in lexical]]
+            weights += [self.settings.dense_weight, 1.0]
+        if self.settings.keyword_query and (keywords := keyword_form(query)):
+            rankings.append([i for i, _ in self._dense(keywords, n)])
+            weights.append(self.settings.dense_weight)
+        return rankings, weights
+
+    def _acronyms(self) -> dict[str, str]:
+        generation = self.index.catalog.generation
+        if self._acronyms_generation != generation:
+            self._acronyms_found = find_acronyms(c.text for c in self.index.catalog.iter_chunks())
+            self._acronyms_generation = generation
+        return self._acronyms_found
+
+    def _dense(self, query: str, n: int) -> list[tuple[str, float]]:
+        if self.index.embedder is None or not self.index.has_vectors:
+            return []
+        vector = self.index.embedder.embed([query])[0]
+        live = set(self.index.lexical().ids)  # vectors of chunks the catalog no longer lists are never shown
+        return [(i, s) for i, s in self.index.dense_query(vector, n + 10) if i in live][:n]
 
     def _hits(self, query: str, n: int) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
         """(dense hits, BM25 hits) for one query, best first; dense is empty without an embedding model."""
-        lexical = self.index.lexical()
-        lexical_hits = lexical.query(query, n)
-        dense_hits: list[tuple[str, float]] = []
-        if self.index.embedder is not None and self.index.store is not None:
-            vector = self.index.embedder.embed([query])[0]
-            live = set(lexical.ids)  # vectors of chunks the catalog no longer lists are never shown
-            dense_hits = [(i, s) for i, s in self.index.store.query(vector, n + 10) if i in live][:n]
-        return dense_hits, lexical_hits
+        return self._dense(query, n), self.index.lexical().query(query, n)
 
     def _corrections(self) -> dict[str, set[str]]:
         """{source id: the sources it corrects}, from the documents' front matter; re-read when the index changes."""
@@ -208,6 +250,33 @@ class Retriever:
             else self.settings.lexical_only_min_coverage
         )
         return any(lexical.coverage(query, lexical_text(p.chunk)) >= threshold for p in passages[:3])
+
+
+def _log_decision(
+    query: str,
+    mode: str,
+    passages: Sequence[Passage],
+    candidates: int,
+    dense_hits: Sequence[tuple[str, float]],
+    relevant: bool,
+    started: float,
+) -> None:
+    """At INFO: what was searched, what was kept and why a question will be answered or refused."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    kept = ", ".join(f"{p.chunk.source.id} ({p.score:.3f})" for p in passages)
+    best = f"{max(s for _, s in dense_hits):.3f}" if dense_hits else "n/a"
+    log.info(
+        "retrieval %s: query %r; kept %d of %d candidates: %s; best similarity %s; %s; %.0f ms",
+        mode,
+        query,
+        len(passages),
+        candidates,
+        kept or "none",
+        best,
+        "relevant" if relevant else "not relevant (refusal)",
+        (time.perf_counter() - started) * 1000,
+    )
 
 
 def _as_list(raw: str) -> list[str]:

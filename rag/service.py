@@ -23,6 +23,7 @@ from rag.observe import NULL_OBSERVER, Observer
 from rag.prompting import Turn, rewrite_messages
 from rag.response import AnswerStream
 from rag.retrieval import Retriever
+from rag.text import clean_text
 from rag.types import Answer, AnswerEvent, Final
 
 if TYPE_CHECKING:
@@ -39,7 +40,9 @@ log = logging.getLogger(__name__)
 
 
 def validate_question(question: str, max_chars: int) -> str:
-    text = " ".join(question.split())
+    """The question as searched: cleaned (broken Unicode replaced, control characters dropped) and its
+    whitespace collapsed; QuestionError if nothing is left or it is too long."""
+    text = " ".join(clean_text(question).split())
     if not text:
         raise QuestionError("The question is empty: ask something about the sources.")
     if len(text) > max_chars:
@@ -60,6 +63,7 @@ class RagService:
         llm: LLMSettings,
         chat: ChatModel | None = None,
         faqs: ApprovedAnswers | None = None,
+        max_file_bytes: int | None = None,
         spend: TokenLedger | None = None,
         observer: Observer = NULL_OBSERVER,
     ) -> None:
@@ -71,6 +75,7 @@ class RagService:
         self.chat = chat
         self.retriever = Retriever(index, retrieval)
         self.faqs = faqs
+        self.max_file_bytes = max_file_bytes
         self.spend = spend  # with llm.daily_tokens_per_guild: what each server has spent today
         self.observer = observer
 
@@ -87,7 +92,15 @@ class RagService:
         rebuild: bool = False,
         progress: ProgressHook | None = None,
     ) -> IngestReport:
-        return ingest(self.index, paths or [self.corpus_dir], self.chunking, rebuild=rebuild, progress=progress)
+        return ingest(
+            self.index,
+            paths or [self.corpus_dir],
+            self.chunking,
+            root=self.corpus_dir,
+            max_file_bytes=self.max_file_bytes,
+            rebuild=rebuild,
+            progress=progress,
+        )
 
     def prepare_sync(self, progress: ProgressHook | None = None) -> IngestReport | None:
         """Before the first search: ingest the corpus if the index is empty, embed what lacks vectors,
@@ -180,6 +193,10 @@ class RagService:
         self.observer.budget_exhausted()
         return True
 
+    def extractive(self, question: str, result: SearchResult) -> Answer:
+        """The answer given without a model, for `result` (blocking: it embeds sentences)."""
+        return extractive_answer(question, result, self.index)
+
     def _dated(self, answer: Answer) -> Answer:
         return mark_outdated(answer, self.retrieval.outdated_after_months)
 
@@ -200,7 +217,7 @@ class RagService:
         if self.chat is not None and self.llm.rewrite_followups and use_model:
             try:
                 rewritten = await self.chat.complete(rewrite_messages(question, history), max_tokens=80)
-                rewritten = " ".join(rewritten.split())
+                rewritten = " ".join(clean_text(rewritten).split())
                 if 0 < len(rewritten) <= self.retrieval.max_question_chars:
                     return rewritten
             except BackendError as exc:
@@ -238,6 +255,7 @@ def build_service(
         llm=settings.llm,
         chat=chat if chat is not None else build_chat_model(settings.llm, observer=observer),
         faqs=faqs,
+        max_file_bytes=settings.ingest.max_file_bytes,
         spend=spend,
         observer=observer,
     )

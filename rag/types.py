@@ -17,6 +17,15 @@ class Section:
 
 
 @dataclass(frozen=True, slots=True)
+class PrimarySource:
+    """A source a curated brief is written from (its front matter `sources:`), so a reader can check it."""
+
+    title: str
+    url: str = ""
+    confirmed: bool = True  # False: the address is given from memory and was not checked
+
+
+@dataclass(frozen=True, slots=True)
 class Document:
     """One source file, loaded and normalised."""
 
@@ -31,6 +40,7 @@ class Document:
     published: str = ""
     kind: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    primary_sources: tuple[PrimarySource, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +53,7 @@ class SourceInfo:
     publisher: str = ""
     published: str = ""
     kind: str = ""
+    primary_sources: tuple[PrimarySource, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

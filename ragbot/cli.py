@@ -14,18 +14,21 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rag.config import Settings, load_settings
 from rag.errors import ConfigError, RagError, UserFacingError
 from rag.observe import current_answer_id
 from rag.redact import install_redaction, scrub
+from rag.text import clean_text
 from ragbot.logs import configure_logging
+from ragbot.startup import plural
 from ragbot.terminal import answer_json, render_answer, render_stats, search_json
 
 if TYPE_CHECKING:
     from curation.db import Database
+    from rag.config import Settings
     from rag.ingest import IngestReport, ProgressHook
     from rag.llm import ChatModel
     from rag.service import RagService
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     add_completion=False,
+    rich_markup_mode=None,  # click's plain help: flags read `--json`, not `--json <bool>`
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     help="ragbot: answers questions about AI policy from a curated corpus, citing its passages.",
@@ -43,16 +47,32 @@ log = logging.getLogger("ragbot")
 T = TypeVar("T")
 
 
+class _Failure(typer.Exit):
+    """An exit that remembers its one-line message (for commands that also report errors as JSON)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(code)
+        self.message = message
+
+
 def _fail(message: str, code: int) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {scrub(message)}", markup=True, highlight=False)
-    return typer.Exit(code)
+    message = scrub(message)
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    return _Failure(message, code)
 
 
 def _settings() -> Settings:
+    from rag.config import load_settings  # pydantic-settings: not needed for --help
+    from ragbot.startup import check_folders, quiet_third_party, variable_warnings
+
     try:
         settings = load_settings()
+        check_folders(settings)
     except ConfigError as exc:
         raise _fail(str(exc), 2) from None
+    for warning in variable_warnings():
+        err.print(f"[yellow]warning:[/] {warning}")
+    quiet_third_party()
     configure_logging(settings)  # text or JSON lines (RAGBOT_LOG_FORMAT), with the answer id
     install_redaction(settings)  # every log line and error line from here on has the configured secrets masked
     return settings
@@ -93,9 +113,9 @@ def _progress() -> Iterator[ProgressHook]:
 
 
 def _print_report(report: IngestReport) -> None:
-    err.print(f"ingest: {report.summary()} ({report.chunks_embedded} chunks embedded)")
-    for path, reason in report.failed:
-        err.print(f"  [yellow]skipped[/] {path}: {reason}")
+    err.print(f"ingest: {report.summary()} ({plural(report.chunks_embedded, 'chunk')} embedded)")
+    for path, reason in report.skipped + report.failed:
+        err.print(f"  [yellow]skipped[/] {escape(path)}: {escape(reason)}", markup=True, highlight=False)
 
 
 async def _prepare(service: RagService) -> None:
@@ -151,7 +171,8 @@ def sources() -> None:
         for row in rows:
             table.add_row(*row)
         out.print(table)
-    else:  # piped: one tab-separated line per source, easy to grep and cut
+    else:  # piped: a header, then one tab-separated line per source, easy to grep and cut
+        print("\t".join(("id", "title", "kind", "published", "chunks")))
         for row in rows:
             print("\t".join(row))
     if not records:
@@ -164,7 +185,10 @@ def search(
     k: Annotated[int, typer.Option("--k", min=1, max=50, help="How many passages.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array on stdout.")] = False,
 ) -> None:
-    """Show the passages that best match QUERY."""
+    """Show the passages that best match QUERY.
+
+    The score fuses the semantic and the keyword ranking (reciprocal rank fusion): higher ranks better; it is not
+    a percentage. "similarity" is the passage's cosine similarity to the query (semantic search only)."""
     settings = _settings()
     result = _guard(lambda: asyncio.run(_with_service(settings, lambda service: service.search(query, k))))
     if as_json:
@@ -172,9 +196,13 @@ def search(
         return
     if not result.relevant:
         err.print("[yellow]nothing relevant found; the closest passages are:[/]")
+    if result.passages:
+        err.print("score: the fused rank of semantic and keyword search (higher is better, not a percentage)")
     for rank, p in enumerate(result.passages, 1):
-        out.print(f"[bold]{rank}. {p.chunk.source.title}[/] — {p.chunk.section or '(top)'}  (score {p.score:.3f})")
-        out.print(f"   {p.chunk.text[:400]}{'…' if len(p.chunk.text) > 400 else ''}\n")
+        title, section, text = (escape(clean_text(x)) for x in (p.chunk.source.title, p.chunk.section, p.chunk.text))
+        similarity = f", similarity {p.dense_similarity:.2f}" if p.dense_similarity is not None else ""
+        out.print(f"[bold]{rank}. {title}[/] — {section or '(top)'}  (score {p.score:.3f}{similarity})")
+        out.print(f"   {text[:400]}{'…' if len(text) > 400 else ''}\n")
 
 
 @app.command()
@@ -185,7 +213,14 @@ def ask(
     """Answer QUESTION from the corpus, citing the passages used."""
     settings = _settings()
     live = not as_json and out.is_terminal
-    answer = _guard(lambda: asyncio.run(_with_service(settings, lambda service: _ask(service, question, live=live))))
+    try:
+        answer = _guard(
+            lambda: asyncio.run(_with_service(settings, lambda service: _ask(service, question, live=live)))
+        )
+    except _Failure as failure:
+        if as_json:  # a script reading stdout gets JSON either way
+            print(json.dumps({"error": failure.message, "exit_code": failure.exit_code}, ensure_ascii=False))
+        raise
     if as_json:
         print(json.dumps(answer_json(answer), ensure_ascii=False))
     else:
@@ -210,54 +245,72 @@ async def _ask(service: RagService, question: str, *, live: bool) -> Answer:
 
 
 @app.command()
-def doctor() -> None:
-    """Check configuration, embedding model, store and index; each line says OK or the exact problem."""
-    from ragbot.doctor import run_checks
+def chat() -> None:
+    """Talk with ragbot in the terminal: follow-up questions build on the earlier ones.
+
+    /sources shows the last answer's sources in full; /quit (or Ctrl-D, Ctrl-C) ends the session."""
+    from ragbot.chat import chat_command
+    from ragbot.wiring import open_service
 
     settings = _settings()
-    ok = True
-    for check in run_checks(settings):
-        mark = "[green]OK  [/]" if check.ok else "[red]FAIL[/]"
-        out.print(f"{mark} {check.name}: {check.detail}")
-        ok = ok and check.ok
-    if not ok:
+    _guard(lambda: chat_command(lambda: open_service(settings), _prepare, out))
+
+
+@app.command()
+def doctor() -> None:
+    """Check configuration, embedding model, store and index; each line says OK or the exact problem."""
+    from ragbot.doctor import failed, render_check, run_checks
+
+    settings = _settings()
+    checks = run_checks(settings)
+    for check in checks:
+        print(render_check(check))
+    if failed(checks):
         raise typer.Exit(1)
+
+
+DEFAULT_EVAL_FILES = [Path("eval/dev.yaml"), Path("eval/heldout.yaml")]
 
 
 @app.command("eval")
 def eval_(
-    golden: Annotated[Path, typer.Argument(help="The golden set (YAML).")] = Path("eval/golden.yaml"),
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Question files (YAML); the last is the held-out part --check gates on."),
+    ] = None,
     k: Annotated[int, typer.Option("--k", min=1, max=50, help="Passages retrieved per question.")] = 5,
     scripted: Annotated[bool, typer.Option("--scripted", help="Use the deterministic local model.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
-    check: Annotated[bool, typer.Option("--check", help="Exit 1 if a threshold fails.")] = False,
-    min_recall: Annotated[float, typer.Option(help="Threshold for recall@k.")] = 0.9,
-    min_refusal: Annotated[float, typer.Option(help="Threshold for out-of-scope refusals.")] = 0.9,
-    min_citation_validity: Annotated[float, typer.Option(help="Threshold for valid citations.")] = 1.0,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if the held-out part misses a threshold.")] = False,
+    min_recall: Annotated[float | None, typer.Option(help="Threshold for recall@k (default: the gate's).")] = None,
+    min_refusal: Annotated[float | None, typer.Option(help="Threshold for out-of-scope refusals.")] = None,
 ) -> None:
-    """Run the golden set: retrieval recall and MRR, refusals, citation validity, facts in answers."""
-    from rag.evaluation import check_thresholds, load_golden, render_report, report_json, run_eval
+    """Run the dev and held-out questions side by side: recall@1/@k, MRR, conflicts, refusals, facts (95% CIs)."""
+    from rag.eval_compare import HELDOUT_GATE, check_gate, evaluate_files, evaluation_json, render_evaluation
+    from rag.evaluation import load_golden
     from rag.llm.scripted import ScriptedChatModel
 
     settings = _settings()
-    questions = _guard(lambda: load_golden(golden))  # a bad file fails before any indexing
+    questions = _guard(lambda: {p.stem: load_golden(p) for p in files or DEFAULT_EVAL_FILES})  # before indexing
     chat = ScriptedChatModel() if scripted else None
-    report = _guard(lambda: asyncio.run(_with_service(settings, lambda s: run_eval(s, questions, k=k), chat)))
+    evaluation = _guard(lambda: asyncio.run(_with_service(settings, lambda s: evaluate_files(s, questions, k=k), chat)))
     if as_json:
-        print(json.dumps(report_json(report), ensure_ascii=False))
+        print(json.dumps(evaluation_json(evaluation), ensure_ascii=False))
     else:
-        out.print(render_report(report), markup=False)
+        out.print(render_evaluation(evaluation), markup=False)
     if check:
-        failed = check_thresholds(
-            report, recall=min_recall, refusal=min_refusal, citation_validity=min_citation_validity
-        )
+        failed = check_gate(*evaluation.gated, HELDOUT_GATE.overridden(recall=min_recall, refusal=min_refusal))
         for line in failed:
             err.print(f"[red]below threshold:[/] {line}")
         if failed:
             raise typer.Exit(1)
 
 
-faq_app = typer.Typer(no_args_is_help=True, help="Moderator-approved FAQ answers: backup and moving between servers.")
+faq_app = typer.Typer(
+    rich_markup_mode=None,
+    no_args_is_help=True,
+    help="Moderator-approved FAQ answers: backup and moving between servers.",
+)
 app.add_typer(faq_app, name="faq")
 
 
@@ -281,7 +334,7 @@ def faq_export(
         print(text)
         return
     _guard(lambda: output.write_text(text + "\n", encoding="utf-8"))
-    err.print(f"exported {len(entries)} FAQ entries to {output}")
+    err.print(f"exported {plural(len(entries), 'FAQ entry', 'FAQ entries')} to {output}")
 
 
 @faq_app.command("import")
@@ -303,7 +356,9 @@ def faq_import(
 
     entries = _guard(load)
     added = _guard(lambda: asyncio.run(_with_db(settings, lambda db: db.import_faqs(entries, guild, author))))
-    err.print(f"imported {added} FAQ entries into guild {guild} (entries it already had were skipped)")
+    err.print(
+        f"imported {plural(added, 'FAQ entry', 'FAQ entries')} into guild {guild} (entries it already had were skipped)"
+    )
 
 
 @app.command()
@@ -345,6 +400,23 @@ def run() -> None:
         asyncio.run(run_bot(settings))
 
     _guard(start)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from ragbot.startup import version
+
+        print(f"ragbot {version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """ragbot: answers questions about AI policy from a curated corpus, citing its passages."""
 
 
 def main() -> None:

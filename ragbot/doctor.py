@@ -20,6 +20,17 @@ class Check:
     name: str
     ok: bool
     detail: str
+    warning: bool = False  # a problem ragbot works around (keyword search without a model): exit 0
+
+
+def render_check(check: Check) -> str:
+    mark = "OK  " if check.ok else "WARN" if check.warning else "FAIL"
+    return f"{mark} {check.name}: {check.detail}"
+
+
+def failed(checks: list[Check]) -> bool:
+    """True when a check failed outright; warnings alone leave ragbot working."""
+    return any(not c.ok and not c.warning for c in checks)
 
 
 def run_checks(settings: Settings) -> list[Check]:
@@ -32,7 +43,10 @@ def run_checks(settings: Settings) -> list[Check]:
         embedder = build_embedder(settings.embedding)
         checks.append(Check("embedding model", True, f"{embedder.name}, {embedder.dimension} dimensions"))
     except RagError as exc:
-        checks.append(Check("embedding model", False, f"{exc} (search falls back to keywords only)"))
+        from rag.index import KEYWORD_ONLY_FIX
+
+        detail = f"{exc}; ragbot answers with keyword search only. To fix: {KEYWORD_ONLY_FIX}"
+        checks.append(Check("embedding model", False, detail, warning=True))
     checks += _check_index(settings, embedder)
     checks.append(asyncio.run(_check_llm(settings)))
     return checks

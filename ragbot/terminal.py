@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from rag.labels import Label, label_answer
+from rag.text import clean_text
 
 if TYPE_CHECKING:
     from curation.db import Stats
@@ -63,7 +64,7 @@ def render_stats(report: Stats, days: int, *, spend: str = "") -> str:
         else "n/a"
     )
     lines = [
-        f"Last {days} days: {report.questions} questions",
+        f"Last {days} days: {report.questions} question{'' if report.questions == 1 else 's'}",
         f"  refused: {report.refused} ({_percent(report.refusal_rate)})",
         f"  answered without a valid citation: {report.ungrounded} ({_percent(report.ungrounded_rate)})",
         f"  votes: {report.up} up, {report.down} down ({_percent(report.up_ratio)} up)",
@@ -74,7 +75,7 @@ def render_stats(report: Stats, days: int, *, spend: str = "") -> str:
     for title, rows in (("Most refused (gaps in the corpus)", report.top_refused), ("Most 👎", report.top_downvoted)):
         if rows:
             lines += ["", title + ":", *(f"  {count}× {question}" for question, count in rows)]
-    return "\n".join(lines)
+    return clean_text("\n".join(lines))  # the questions are what users typed
 
 
 # How each label reads in a terminal; Label.NOTE shows each note's own text.
@@ -90,6 +91,13 @@ LABEL_TEXT = {
 
 
 def render_answer(answer: Answer) -> str:
+    """The answer for a terminal. Model and source text are cleaned where they enter the program; cleaning
+    again here keeps an index built by an older ragbot from printing escape sequences (clipboard writes,
+    screen clears) too."""
+    return clean_text(_render(answer))
+
+
+def _render(answer: Answer) -> str:
     labels = label_answer(answer)
     if labels.refused:
         return _render_refusal(answer)
@@ -110,7 +118,7 @@ def _render_refusal(answer: Answer) -> str:
     lines = [answer.text]
     if answer.closest:
         lines += ["", LABEL_TEXT[Label.REFUSED]]
-        lines += [f"  - {s.title}" + (f" <{s.url}>" if s.url else "") for s in answer.closest]
+        lines += [f"  - {s.title}" + (f" — {s.url}" if s.url else "") for s in answer.closest]
     return "\n".join(lines)
 
 

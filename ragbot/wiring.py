@@ -8,13 +8,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from curation.db import Database, resolve_url
-from curation.faq import FaqBook
 from rag.index import open_index
 from rag.observe import NULL_OBSERVER, Observer
 from rag.service import RagService, build_service
 
 if TYPE_CHECKING:
+    from curation.db import Database
     from rag.config import Settings
     from rag.llm import ChatModel
 
@@ -29,6 +28,8 @@ class App:
 
 @asynccontextmanager
 async def open_database(settings: Settings) -> AsyncIterator[Database]:
+    from curation.db import Database, resolve_url  # SQLAlchemy loads only for the commands that use the database
+
     db = await Database.open(resolve_url(settings.data_dir, settings.database.url), echo=settings.database.echo)
     try:
         yield db
@@ -47,7 +48,11 @@ async def open_service(
     """The service on the index under the data dir; with a database, its FAQ entries answer first and its answer
     log holds each server's token spend (for RAGBOT_LLM__DAILY_TOKENS_PER_GUILD)."""
     index = open_index(settings)
-    faqs = FaqBook(db, index.embedder, settings.faq.threshold) if db is not None else None
+    faqs = None
+    if db is not None:
+        from curation.faq import FaqBook
+
+        faqs = FaqBook(db, index.embedder, settings.faq.threshold)
     service = build_service(settings, index=index, chat=chat, faqs=faqs, spend=db, observer=observer)
     try:
         yield service

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from helpers import IN_CI
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -18,8 +19,6 @@ from curation.db import Database, resolve_url
 
 # Read at import: the autouse fixture in tests/conftest.py clears every RAGBOT_* variable before each test runs.
 POSTGRES_URL = os.environ.get("RAGBOT_TEST_POSTGRES_URL", "")
-# CI always starts a server, so there a missing URL is a broken .ci/run, not a reason to skip.
-IN_CI = bool(os.environ.get("CI"))
 
 
 async def _admin(statement: str) -> None:

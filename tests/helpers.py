@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
+
+from rag.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
 ARTICLE = CORPUS / "will-chinas-new-ai-model-deepseek-threaten-us-dominance.md"
 ARTICLE_ID = ARTICLE.stem
+# CI provides everything (the model, PostgreSQL): there a missing piece fails the run instead of skipping tests.
+IN_CI = bool(os.environ.get("CI"))
+# The `make_settings` fixture: Settings on the test's temporary folders, with these overrides.
+SettingsFactory = Callable[..., Settings]
 
 
 def make_pdf(pages: list[str], title: str = "") -> bytes:

@@ -17,6 +17,7 @@ from bot.admin_rendering import pin_failure_text, render_faq, render_faq_page, s
 from bot.modals import FaqDraft, FaqModal, unknown_ids_text
 from bot.paging import PER_PAGE, Page, clamp_page, edit_page, page_count, send_page
 from bot.permissions import NOT_MODERATOR, is_moderator
+from bot.recording import recorded_answer
 from bot.replies import reply, reply_all, report_error
 from bot.views import SourcesButton, VoteButton
 from rag.citations import citations_from_chunks
@@ -70,7 +71,7 @@ class FaqCog(
         self.pin_menu = app_commands.ContextMenu(name="Pin as FAQ", callback=self.pin_as_faq)
         app_commands.guild_only(self.pin_menu)
         app_commands.default_permissions(manage_messages=True)(self.pin_menu)
-        self.pin_menu.on_error = self.cog_app_command_error  # type: ignore[assignment]  # not the cog's own
+        self.pin_menu.on_error = self.cog_app_command_error  # not the cog's own
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.pin_menu)
@@ -109,7 +110,7 @@ class FaqCog(
         if answer_id is None or interaction.guild_id is None:
             await reply(interaction, NOT_AN_ANSWER)
             return None
-        stored = await self.bot.db.get_answer(answer_id, guild_id=interaction.guild_id)
+        stored = await recorded_answer(self.bot.db, answer_id, interaction.guild_id)
         problem = await self._pin_problem(stored, message, interaction.guild_id)
         if problem is not None:
             await reply(interaction, problem)

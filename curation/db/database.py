@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from pydantic import SecretStr
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
@@ -36,6 +36,7 @@ from curation.db.records import (
 from curation.db.stats import compute_stats
 from curation.faq import validate_faq
 from rag.errors import DatabaseError
+from rag.text import clean_text
 from rag.types import Answer, Citation
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,9 @@ def _now() -> datetime:
 
 
 def _clean(text: str) -> str:
-    """PostgreSQL text cannot hold NUL; a question pasted with one must not lose the whole log entry."""
-    return text.replace("\x00", "")
+    """PostgreSQL text cannot hold NUL and no database encodes a lone surrogate; a question or answer carrying
+    one must not lose the whole log entry."""
+    return clean_text(text)
 
 
 class Database:
@@ -308,6 +310,7 @@ class Database:
         parsed = transfer.parse_entries(entries)
         now = _now()
         async with self._writing() as session:
+            await self._lock_guild_faqs(session, guild_id)
             existing = await session.execute(
                 select(FaqEntry.question, FaqEntry.answer).where(FaqEntry.guild_id == guild_id)
             )
@@ -321,6 +324,22 @@ class Database:
                 added += 1
         log.info("imported %d FAQ entries into guild %d (%d skipped)", added, guild_id, len(parsed) - added)
         return added
+
+    async def _lock_guild_faqs(self, session: AsyncSession, guild_id: int) -> None:
+        """Make "entries already there are skipped" hold when imports run at once. SQLite writers already hold
+        the file's write lock from BEGIN IMMEDIATE; PostgreSQL reads committed rows only, so two imports would
+        each see none of the other's entries: a transaction-scoped advisory lock per guild serialises them.
+        (A lock rather than a unique index: existing databases may already hold duplicate questions, and a
+        moderator may keep two answers to one question.)"""
+        if self.dialect == "postgresql":
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:space, :key)"),
+                {"space": _FAQ_IMPORT_LOCK, "key": guild_id & 0x7FFFFFFF},
+            )
+
+
+# The advisory-lock namespace of FAQ imports ("RAG" in ASCII); the key within it is the guild id's low 31 bits.
+_FAQ_IMPORT_LOCK = 0x524147
 
 
 def _guild_entry(faq_id: int, guild_id: int) -> Any:

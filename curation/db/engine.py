@@ -27,8 +27,14 @@ def parse_url(url: str) -> URL:
     anything else, without repeating the URL (it may hold a password)."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise DatabaseError("the database URL cannot be parsed (expected sqlite:///PATH or postgresql://...)") from None
+    except (ArgumentError, ValueError) as exc:
+        # SQLAlchemy raises ValueError for a port that is not a number. The URL is never repeated: it may hold
+        # a password.
+        why = "the port is not a number; " if isinstance(exc, ValueError) else ""
+        raise DatabaseError(
+            f"the database URL cannot be parsed ({why}expected sqlite:///PATH or postgresql://USER:PASS@HOST:PORT/DB"
+            " in RAGBOT_DATABASE__URL)"
+        ) from None
     driver = _DRIVERS.get(parsed.get_backend_name())
     if parsed.drivername not in (driver, parsed.get_backend_name()) or driver is None:
         raise DatabaseError(

@@ -4,7 +4,10 @@ A database that is not ours, or that a newer ragbot wrote, stops start-up; nothi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import sqlite3
 from pathlib import Path
 
 from alembic import command
@@ -15,7 +18,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import inspect
 from sqlalchemy.engine import URL, Connection
 
-from curation.db.engine import WRITE_OPTION, create_engine, describe, is_sqlite
+from curation.db.engine import BUSY_TIMEOUT_SECONDS, WRITE_OPTION, create_engine, describe, is_sqlite
 from curation.db.models import VERSION_TABLE, Base
 from rag.errors import DatabaseError
 
@@ -58,12 +61,23 @@ async def prepare(url: URL, *, echo: bool = False, migrations: Path = MIGRATIONS
     try:
         async with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
             await conn.run_sync(_check_and_upgrade, name, migrations)
+        if is_sqlite(url):
+            await asyncio.to_thread(_use_wal, str(url.database))
     except DatabaseError:
         raise
-    except (sa_exc.SQLAlchemyError, OSError) as exc:
+    except (sa_exc.SQLAlchemyError, sqlite3.Error, OSError) as exc:
         raise _open_failure(exc, url) from exc
     finally:
         await engine.dispose()
+
+
+def _use_wal(path: str) -> None:
+    """Switch the file to WAL here, once, now that it is known to be ours. Left to the first pooled connection,
+    the switch (a read lock promoted to exclusive) could meet another connection's write (reserved promoted to
+    exclusive): SQLite answers one of them "database is locked" at once, without waiting the busy timeout,
+    since waiting could deadlock. Once in WAL mode the setting stays in the file and re-setting it is a no-op."""
+    with contextlib.closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
 
 
 def _prepare_sqlite_path(url: URL) -> None:

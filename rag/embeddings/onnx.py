@@ -28,7 +28,7 @@ def _missing_files(folder: Path) -> list[str]:
 
 
 def resolve_model_dir(settings: EmbeddingSettings) -> Path:
-    """The configured folder; else chroma's cache folder, fetched with chroma's own downloader if absent."""
+    """The configured folder; else chroma's cache folder, fetched through chroma's embedding function if absent."""
     if settings.model_dir is not None:
         folder = settings.model_dir.expanduser()
         if missing := _missing_files(folder):
@@ -40,10 +40,11 @@ def resolve_model_dir(settings: EmbeddingSettings) -> Path:
     if not settings.download:
         raise EmbedderUnavailable(f"no embedding model in {folder} and downloading is off")
     try:
-        from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
+        from chromadb.utils.embedding_functions import DefaultEmbeddingFunction
 
         log.info("fetching %s into %s", MODEL_NAME, folder.parent)
-        ONNXMiniLM_L6_V2()._download_model_if_not_exists()
+        # Chroma's public embedding function downloads (and checks) the same files on its first call.
+        DefaultEmbeddingFunction()(["fetch the model"])
     except Exception as exc:  # offline machines fail here in several ways (DNS, TLS, HTTP)
         raise EmbedderUnavailable(
             f"no embedding model in {folder} and it could not be downloaded ({type(exc).__name__})"

@@ -87,6 +87,17 @@ class ChromaStore:
             found.update(self._get().get(ids=wanted[start : start + _BATCH], include=[])["ids"])
         return found
 
+    def vectors(self, ids: Sequence[str]) -> tuple[list[str], npt.NDArray[np.float32]]:
+        """The stored vectors of `ids` (those present), in the order found."""
+        found: list[str] = []
+        rows: list[npt.NDArray[np.float32]] = []
+        for start in range(0, len(ids), _BATCH):
+            got = self._get().get(ids=list(ids[start : start + _BATCH]), include=["embeddings"])
+            if got["ids"]:
+                found += got["ids"]
+                rows.append(np.asarray(got["embeddings"], dtype=np.float32))
+        return found, np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+
     def all_ids(self) -> set[str]:
         return set(self._get().get(include=[])["ids"])
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from fakes.discord_server import InteractionOutcome
+from harness import Harness, HarnessFactory
 from helpers import ARTICLE_ID
 
 from bot.permissions import NOT_ADMINISTRATOR, NOT_MODERATOR
@@ -13,7 +17,7 @@ ANSWER = "DeepSeek was founded by Liang Wenfeng [1]."
 TITLE = "Will China’s New AI Model DeepSeek Threaten U.S. Dominance?"
 
 
-async def _ask(h, question: str):  # type: ignore[no-untyped-def]
+async def _ask(h: Harness, question: str) -> InteractionOutcome:
     ix = await h.discord.slash_command("ask", {"question": question})
     # Every finished answer, refusals included, carries the vote buttons; drafts never do.
     await h.discord.wait_for_call(
@@ -22,7 +26,7 @@ async def _ask(h, question: str):  # type: ignore[no-untyped-def]
     return h.discord.interaction_outcome(ix)
 
 
-async def test_stats_count_refusals_and_votes(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_stats_count_refusals_and_votes(harness_factory: HarnessFactory) -> None:
     h = await harness_factory()
     mod = h.add_moderator()
     h.model.enqueue_reply(ANSWER)
@@ -46,7 +50,7 @@ async def test_stats_count_refusals_and_votes(harness_factory) -> None:  # type:
     assert member.ephemeral and member.content == NOT_MODERATOR
 
 
-async def test_sources_lists_the_article(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_sources_lists_the_article(harness_factory: HarnessFactory) -> None:
     h = await harness_factory()
     [doc] = h.service.index.catalog.documents()
     outcome = await h.settled(await h.discord.slash_command("sources", {}))  # any member may look
@@ -55,7 +59,9 @@ async def test_sources_lists_the_article(harness_factory) -> None:  # type: igno
     assert outcome.components == []  # one page: no buttons
 
 
-async def test_reindex_is_for_administrators_and_reports_failures(harness_factory, article_corpus) -> None:  # type: ignore[no-untyped-def]
+async def test_reindex_is_for_administrators_and_reports_failures(
+    harness_factory: HarnessFactory, article_corpus: Path
+) -> None:
     h = await harness_factory()
     for user in (h.discord.user_id, h.add_moderator()):
         refused = await h.settled(await h.discord.slash_command("reindex", {}, user_id=user))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+import discord
 import pytest
 
 from bot.admin_rendering import (
@@ -29,7 +31,7 @@ from rag.types import Chunk, Citation, SourceInfo
 WHEN = datetime(2025, 1, 27, 12, tzinfo=UTC)
 
 
-def _entry(i: int, question: str = "Who founded DeepSeek?", answer: str = "Liang Wenfeng.", **kw) -> FaqRecord:  # type: ignore[no-untyped-def]
+def _entry(i: int, question: str = "Who founded DeepSeek?", answer: str = "Liang Wenfeng.", **kw: Any) -> FaqRecord:
     return FaqRecord(i, 1, question, answer, kw.pop("citations", ()), 42, WHEN, WHEN, **kw)
 
 
@@ -37,7 +39,7 @@ def _citation(n: int, quote: str = "DeepSeek was founded by Liang Wenfeng.") -> 
     return Citation(n, f"c{n}", "The article", f"https://example.org/{n}", "2025-01-27", "History", quote, "News")
 
 
-def _stats(**kw) -> Stats:  # type: ignore[no-untyped-def]
+def _stats(**kw: Any) -> Stats:
     values = {
         "since": WHEN,
         "until": None,
@@ -58,7 +60,7 @@ def _doc(i: int, title: str = "An article", url: str = "https://example.org/a", 
     return DocumentRecord(SourceInfo(f"s{i}", title, url, "News", "2025-01-27"), f"s{i}.md", "h", chunks, "", {})
 
 
-def _embed_total(embed) -> int:  # type: ignore[no-untyped-def]
+def _embed_total(embed: discord.Embed) -> int:
     d = embed.to_dict()
     return len(d.get("title", "")) + len(d.get("description", "")) + len(d.get("footer", {}).get("text", ""))
 

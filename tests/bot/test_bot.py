@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import Any
 
 import pytest
 from fakes.discord_server import Call
+from harness import Harness, HarnessFactory
 
 from bot.delivery import BACKEND_DOWN
 
@@ -14,7 +16,7 @@ FOUNDER = "Who founded DeepSeek?"
 ANSWER = "DeepSeek was founded by Liang Wenfeng [1]."
 
 
-def _bot_replies(h, channel_id: int) -> list[dict]:  # type: ignore[no-untyped-def]
+def _bot_replies(h: Harness, channel_id: int) -> list[dict[str, Any]]:
     return h.discord.messages_in(channel_id)
 
 
@@ -22,7 +24,7 @@ def _is_final(call: Call) -> bool:
     return call.method == "PATCH" and bool((call.json or {}).get("embeds"))
 
 
-async def test_slash_ask_defers_then_edits_in_a_cited_answer(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_slash_ask_defers_then_edits_in_a_cited_answer(harness_factory: HarnessFactory) -> None:
     h = await harness_factory()
     h.model.enqueue_reply(ANSWER)
     ix = await h.discord.slash_command("ask", {"question": FOUNDER})
@@ -42,7 +44,7 @@ async def test_slash_ask_defers_then_edits_in_a_cited_answer(harness_factory) ->
     assert h.discord.mention_violations == []
 
 
-async def test_mention_opens_a_thread_and_follow_ups_need_no_mention(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_mention_opens_a_thread_and_follow_ups_need_no_mention(harness_factory: HarnessFactory) -> None:
     h = await harness_factory()
     h.model.enqueue_reply(ANSWER)
     await h.discord.send_message(h.discord.channel_id, FOUNDER, mentions_bot=True)
@@ -64,7 +66,7 @@ async def test_mention_opens_a_thread_and_follow_ups_need_no_mention(harness_fac
     assert "Assistant: DeepSeek was founded by Liang Wenfeng [1]." in final_prompt
 
 
-async def test_reply_to_an_answer_is_a_follow_up(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_reply_to_an_answer_is_a_follow_up(harness_factory: HarnessFactory) -> None:
     h = await harness_factory(threads=False)
     h.model.enqueue_reply(ANSWER)
     await h.discord.send_message(h.discord.channel_id, FOUNDER, mentions_bot=True)
@@ -85,7 +87,7 @@ async def test_reply_to_an_answer_is_a_follow_up(harness_factory) -> None:  # ty
     )
 
 
-async def test_a_6000_character_answer_is_split_and_sourced_once(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_a_6000_character_answer_is_split_and_sourced_once(harness_factory: HarnessFactory) -> None:
     h = await harness_factory(threads=False)
     sentence = "Liang Wenfeng founded DeepSeek after years of quantitative trading work in China [1]."
     long_answer = "\n\n".join(" ".join([sentence] * 10) for _ in range(7))
@@ -100,7 +102,7 @@ async def test_a_6000_character_answer_is_split_and_sourced_once(harness_factory
     assert all(m["content"].rstrip().endswith("[1].") for m in messages)
 
 
-async def test_everyone_in_an_answer_pings_nobody(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_everyone_in_an_answer_pings_nobody(harness_factory: HarnessFactory) -> None:
     h = await harness_factory()
     h.model.enqueue_reply("@everyone @here <@&123456> DeepSeek was founded by Liang Wenfeng [1].")
     await h.discord.send_message(h.discord.channel_id, FOUNDER, mentions_bot=True)
@@ -112,7 +114,7 @@ async def test_everyone_in_an_answer_pings_nobody(harness_factory) -> None:  # t
     assert h.discord.mention_violations == [] and not reply["mention_everyone"]
 
 
-async def test_cooldown_turns_the_third_question_away(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_cooldown_turns_the_third_question_away(harness_factory: HarnessFactory) -> None:
     h = await harness_factory(cooldown_questions=2, cooldown_seconds=600)
     for _ in range(2):
         h.model.enqueue_reply(ANSWER)
@@ -125,7 +127,7 @@ async def test_cooldown_turns_the_third_question_away(harness_factory) -> None: 
     assert len(h.model.chat_requests) == 2
 
 
-async def test_backend_failure_tells_the_asker_privately(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_backend_failure_tells_the_asker_privately(harness_factory: HarnessFactory) -> None:
     h = await harness_factory()
     h.model.enqueue_error(402, message="Insufficient Balance")
     ix = await h.discord.slash_command("ask", {"question": FOUNDER})
@@ -143,7 +145,7 @@ async def test_backend_failure_tells_the_asker_privately(harness_factory) -> Non
     assert "Traceback" not in str(h.discord.calls)
 
 
-async def test_drafts_are_edited_at_most_once_per_interval(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_drafts_are_edited_at_most_once_per_interval(harness_factory: HarnessFactory) -> None:
     h = await harness_factory(edit_interval=1.0, threads=False)
     h.model.enqueue_reply(ANSWER * 6, chunk_size=6, chunk_delay=0.08)  # ~3.5 s of streaming
     await h.discord.send_message(h.discord.channel_id, FOUNDER, mentions_bot=True)
@@ -154,7 +156,7 @@ async def test_drafts_are_edited_at_most_once_per_interval(harness_factory) -> N
     assert all(b - a >= 0.95 for a, b in itertools.pairwise(times)), times
 
 
-async def test_a_discord_429_is_retried(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_a_discord_429_is_retried(harness_factory: HarnessFactory) -> None:
     h = await harness_factory(threads=False)
     h.discord.rate_limit_next("POST", f"/channels/{h.discord.channel_id}/messages", retry_after=0.2)
     h.model.enqueue_reply(ANSWER)
@@ -165,7 +167,7 @@ async def test_a_discord_429_is_retried(harness_factory) -> None:  # type: ignor
     assert _bot_replies(h, h.discord.channel_id)[0]["content"] == ANSWER
 
 
-async def test_buttons_keep_working_after_a_restart(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_buttons_keep_working_after_a_restart(harness_factory: HarnessFactory) -> None:
     h = await harness_factory()
     h.model.enqueue_reply(ANSWER)
     ix = await h.discord.slash_command("ask", {"question": FOUNDER})
@@ -185,7 +187,7 @@ async def test_buttons_keep_working_after_a_restart(harness_factory) -> None:  #
     assert outcome.ephemeral and "> DeepSeek was founded by Liang Wenfeng" in outcome.content
 
 
-async def test_ignored_messages(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_ignored_messages(harness_factory: HarnessFactory) -> None:
     h = await harness_factory(allowed_channels=[1])
     other_bot = h.discord.add_user("otherbot", bot=True)
     await h.discord.send_message(h.discord.channel_id, FOUNDER, mentions_bot=True)  # not an allowed channel
@@ -201,7 +203,7 @@ async def test_ignored_messages(harness_factory) -> None:  # type: ignore[no-unt
 
 
 @pytest.mark.parametrize("grace", [5.0, 0.0])
-async def test_shutdown_finishes_or_marks_answers_in_progress(harness_factory, grace: float) -> None:  # type: ignore[no-untyped-def]
+async def test_shutdown_finishes_or_marks_answers_in_progress(harness_factory: HarnessFactory, grace: float) -> None:
     h = await harness_factory(shutdown_grace=grace, threads=False)
     h.model.enqueue_reply(ANSWER, first_token_delay=1.0)
     await h.discord.send_message(h.discord.channel_id, FOUNDER, mentions_bot=True)
@@ -214,7 +216,9 @@ async def test_shutdown_finishes_or_marks_answers_in_progress(harness_factory, g
         assert "cut short" in reply["content"]
 
 
-async def test_an_expired_interaction_token_falls_back_to_the_channel(harness_factory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_an_expired_interaction_token_falls_back_to_the_channel(
+    harness_factory: HarnessFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import bot.delivery
 
     h = await harness_factory()
@@ -227,7 +231,7 @@ async def test_an_expired_interaction_token_falls_back_to_the_channel(harness_fa
     assert not [c for c in h.discord.interaction_responses(ix) if c.method == "PATCH" and _is_final(c)]
 
 
-async def test_a_reasoning_model_shows_thinking_then_the_answer(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_a_reasoning_model_shows_thinking_then_the_answer(harness_factory: HarnessFactory) -> None:
     h = await harness_factory(threads=False)
     h.model.enqueue_reply(ANSWER, reasoning="SECRET weighing of the sources " * 4, chunk_size=8, chunk_delay=0.05)
     await h.discord.send_message(h.discord.channel_id, FOUNDER, mentions_bot=True)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fakes.discord_message_payloads import walk_components
 from fakes.discord_protocol import MANAGE_MESSAGES
+from fakes.discord_server import Call, FakeDiscord, InteractionOutcome, SentInteraction
+from harness import Harness, HarnessFactory
 
 from bot.admin_rendering import NO_FAQS
 from bot.cogs.faq import NOT_AN_ANSWER, PINNED
@@ -18,22 +22,24 @@ ANSWER = "DeepSeek was founded by Liang Wenfeng [1]."
 TITLE = "Will China’s New AI Model DeepSeek Threaten U.S. Dominance?"
 
 
-def _is_final_answer(call, ix) -> bool:  # type: ignore[no-untyped-def]
+def _is_final_answer(call: Call, ix: SentInteraction) -> bool:
     # Every finished answer, refusals included, carries the vote buttons; drafts never do.
     return call.method == "PATCH" and ix.token in call.path and bool((call.json or {}).get("components"))
 
 
-async def _ask(h, question: str, *, channel_id: int | None = None):  # type: ignore[no-untyped-def]
+async def _ask(h: Harness, question: str, *, channel_id: int | None = None) -> InteractionOutcome:
     ix = await h.discord.slash_command("ask", {"question": question}, channel_id=channel_id)
     await h.discord.wait_for_call(lambda c: _is_final_answer(c, ix), 15)
     return h.discord.interaction_outcome(ix)
 
 
-def _inputs(modal: dict) -> dict[str, dict]:
+def _inputs(modal: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["custom_id"]: c for c in walk_components(modal["components"]) if c.get("type") == 4}
 
 
-async def _pin(h, message_id: int, user_id: int, **values: str):  # type: ignore[no-untyped-def]
+async def _pin(
+    h: Harness, message_id: int, user_id: int, **values: str
+) -> tuple[InteractionOutcome, InteractionOutcome]:
     """Pin as FAQ on a message, then submit the form (prefilled values unless given)."""
     menu = await h.discord.context_menu("Pin as FAQ", message_id, user_id=user_id)
     shown = await h.settled(menu)
@@ -42,7 +48,9 @@ async def _pin(h, message_id: int, user_id: int, **values: str):  # type: ignore
     return shown, await h.settled(submit)
 
 
-async def _faq_form(h, command: str, options: dict | None, user_id: int, **values: str):  # type: ignore[no-untyped-def]
+async def _faq_form(
+    h: Harness, command: str, options: dict[str, Any] | None, user_id: int, **values: str
+) -> tuple[InteractionOutcome, InteractionOutcome]:
     """/faq add or /faq edit, then submit its form."""
     ix = await h.discord.slash_command("faq", {command: options or {}}, user_id=user_id)
     shown = await h.settled(ix)
@@ -51,11 +59,11 @@ async def _faq_form(h, command: str, options: dict | None, user_id: int, **value
     return shown, await h.settled(submit)
 
 
-async def _faq(h, command: str, options: dict | None, user_id: int):  # type: ignore[no-untyped-def]
+async def _faq(h: Harness, command: str, options: dict[str, Any] | None, user_id: int) -> InteractionOutcome:
     return await h.settled(await h.discord.slash_command("faq", {command: options or {}}, user_id=user_id))
 
 
-async def test_a_pinned_answer_answers_a_paraphrase_without_the_model(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_a_pinned_answer_answers_a_paraphrase_without_the_model(harness_factory: HarnessFactory) -> None:
     h = await harness_factory()
     mod = h.add_moderator()
     h.model.enqueue_reply(ANSWER)
@@ -78,7 +86,7 @@ async def test_a_pinned_answer_answers_a_paraphrase_without_the_model(harness_fa
     assert h.discord.mention_violations == []
 
 
-async def test_pin_as_faq_can_edit_the_text_and_refuses_other_messages(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_pin_as_faq_can_edit_the_text_and_refuses_other_messages(harness_factory: HarnessFactory) -> None:
     h = await harness_factory()
     mod = h.add_moderator()
     h.model.enqueue_reply(ANSWER)
@@ -96,7 +104,7 @@ async def test_pin_as_faq_can_edit_the_text_and_refuses_other_messages(harness_f
     assert refused.ephemeral and refused.content == NOT_AN_ANSWER and refused.modal is None
 
 
-async def test_non_moderators_are_refused_and_nothing_is_stored(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_non_moderators_are_refused_and_nothing_is_stored(harness_factory: HarnessFactory) -> None:
     h = await harness_factory()
     h.model.enqueue_reply(ANSWER)
     answer = (await _ask(h, FOUNDER)).message
@@ -120,10 +128,10 @@ async def test_non_moderators_are_refused_and_nothing_is_stored(harness_factory)
         assert synced[name]["contexts"] == [0]  # guild only
 
 
-async def test_a_configured_moderator_role_may_curate(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_a_configured_moderator_role_may_curate(harness_factory: HarnessFactory) -> None:
     made: dict[str, int] = {}
 
-    def faq_team(fake) -> dict:  # type: ignore[no-untyped-def]
+    def faq_team(fake: FakeDiscord) -> dict[str, Any]:
         made["role"] = fake.add_role(fake.guild_id, "FAQ team", 0)  # no permissions of its own
         made["user"] = fake.add_user("curator")
         fake.add_member(fake.guild_id, made["user"], roles=[made["role"]])
@@ -134,10 +142,10 @@ async def test_a_configured_moderator_role_may_curate(harness_factory) -> None: 
     assert "Saved FAQ entry **#1**" in saved.content
 
 
-async def test_an_faq_of_one_guild_never_answers_in_another(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_an_faq_of_one_guild_never_answers_in_another(harness_factory: HarnessFactory) -> None:
     other: dict[str, int] = {}
 
-    def second_guild(fake) -> dict:  # type: ignore[no-untyped-def]
+    def second_guild(fake: FakeDiscord) -> dict[str, Any]:
         other["guild"] = fake.add_guild("Other Guild")
         other["channel"] = fake.add_text_channel(other["guild"], "general")
         fake.add_member(other["guild"], fake.user_id)
@@ -162,7 +170,7 @@ async def test_an_faq_of_one_guild_never_answers_in_another(harness_factory) -> 
     assert len(await h.db.faqs_for_guild(h.discord.guild_id)) == 1
 
 
-async def test_faq_list_pages(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_faq_list_pages(harness_factory: HarnessFactory) -> None:
     h = await harness_factory()
     mod = h.add_moderator()
     for i in range(1, 24):
@@ -184,7 +192,7 @@ async def test_faq_list_pages(harness_factory) -> None:  # type: ignore[no-untyp
     assert [bool(c.get("disabled")) for c in walk_components(last.components) if c.get("type") == 2] == [False, True]
 
 
-async def test_faq_show_edit_and_remove(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_faq_show_edit_and_remove(harness_factory: HarnessFactory) -> None:
     h = await harness_factory()
     mod = h.add_moderator()
     entry = await h.db.add_faq(h.discord.guild_id, FOUNDER, "Liang Wenfeng.", author_id=mod)
@@ -226,7 +234,9 @@ async def test_faq_show_edit_and_remove(harness_factory) -> None:  # type: ignor
         ({"question": "@everyone who founded DeepSeek?", "answer": "Liang Wenfeng."}, "mentions @everyone"),
     ],
 )
-async def test_invalid_entries_get_a_clear_reply(harness_factory, values: dict, message: str) -> None:  # type: ignore[no-untyped-def]
+async def test_invalid_entries_get_a_clear_reply(
+    harness_factory: HarnessFactory, values: dict[str, str], message: str
+) -> None:
     h = await harness_factory()
     mod = h.add_moderator()
     shown, outcome = await _faq_form(h, "add", None, mod, **values)
@@ -235,7 +245,7 @@ async def test_invalid_entries_get_a_clear_reply(harness_factory, values: dict, 
     assert await h.db.list_faqs(h.discord.guild_id) == ([], 0)
 
 
-async def test_pinning_a_10000_character_answer_asks_to_shorten_it(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_pinning_a_10000_character_answer_asks_to_shorten_it(harness_factory: HarnessFactory) -> None:
     h = await harness_factory()
     mod = h.add_moderator()
     sentence = "Liang Wenfeng founded DeepSeek after years of quantitative trading work in China [1]."
@@ -254,7 +264,7 @@ async def test_pinning_a_10000_character_answer_asks_to_shorten_it(harness_facto
     assert await h.db.list_faqs(h.discord.guild_id) == ([], 0)
 
 
-async def test_a_refused_pin_is_reported_and_the_entry_kept(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_a_refused_pin_is_reported_and_the_entry_kept(harness_factory: HarnessFactory) -> None:
     h = await harness_factory()
     mod = h.add_moderator()
     h.model.enqueue_reply(ANSWER)
@@ -269,7 +279,7 @@ async def test_a_refused_pin_is_reported_and_the_entry_kept(harness_factory) -> 
     assert entry.pinned_message_id is None and not h.discord.message(int(answer["id"]))["pinned"]
 
 
-async def test_pinning_the_message_can_be_turned_off(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_pinning_the_message_can_be_turned_off(harness_factory: HarnessFactory) -> None:
     h = await harness_factory(pin_faq_messages=False)
     mod = h.add_moderator()
     h.model.enqueue_reply(ANSWER)

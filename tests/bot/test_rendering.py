@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import discord
 import pytest
 
 from bot.rendering import (
@@ -23,7 +24,7 @@ def _citation(n: int, quote: str = "DeepSeek was founded by Liang Wenfeng.", tit
     return Citation(n, f"c{n}", title, f"https://example.org/{n}", "2025-01-27", "History", quote, "Example News")
 
 
-def _embed_total(embed) -> int:  # type: ignore[no-untyped-def]
+def _embed_total(embed: discord.Embed) -> int:
     d = embed.to_dict()
     fields = sum(len(f["name"]) + len(f["value"]) for f in d.get("fields", []))
     return len(d.get("title", "")) + len(d.get("description", "")) + fields + len(d.get("footer", {}).get("text", ""))

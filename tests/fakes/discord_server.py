@@ -46,9 +46,10 @@ from fakes.discord_http import Call, Handler, Route, UploadedFile
 from fakes.discord_interactions import InteractionOutcome, SentInteraction
 from fakes.discord_protocol import PRIVILEGED_INTENTS
 from fakes.discord_user_actions import UserActions
+from fakes.loopback import LoopbackServer
 
 
-class FakeDiscord(UserActions):
+class FakeDiscord(UserActions, LoopbackServer):
     """Loopback Discord. Use as ``async with FakeDiscord() as fake``; see the module docstring."""
 
     def __init__(
@@ -69,29 +70,23 @@ class FakeDiscord(UserActions):
             interaction_ack_timeout=interaction_ack_timeout,
             bot_name=bot_name,
         )
-        self._runner: web.AppRunner | None = None
         self._routes = self._route_table()
 
-    # ---- lifecycle -------------------------------------------------------------------------------
-    async def __aenter__(self) -> FakeDiscord:
+    # ---- lifecycle (start and stop are LoopbackServer's) ----------------------------------------
+    def _build_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self._cdn)
         app.router.add_route("*", "/{tail:.*}", self._rest)
-        # Short shutdown_timeout: an abandoned request must not stall teardown for 60 s.
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = int(self._runner.addresses[0][1])
-        return self
+        return app
+
+    async def _before_stop(self) -> None:
+        await self._close_sessions()
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self._close_sessions()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await super().__aexit__(exc_type, exc, tb)
         if exc_type is None and self.server_errors:
             raise AssertionError("FakeDiscord failed while handling a request") from self.server_errors[0]
 

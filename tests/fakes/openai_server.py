@@ -22,10 +22,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from fakes.loopback import LoopbackServer
 
 DEFAULT_REPLY = "I have no scripted answer."
 _SOURCE_BLOCK = re.compile(r'<source n="(\d+)"[^>]*>\n(.*?)\n</source>', re.S)
@@ -115,7 +116,7 @@ def _prompt_chars(body: dict[str, Any]) -> int:
     return total
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """Scriptable OpenAI-compatible HTTP server. Use as ``async with FakeOpenAI() as fake``."""
 
     def __init__(
@@ -134,37 +135,24 @@ class FakeOpenAI:
         # With an empty script, a responder writes the reply from the request (e.g. quoting a source).
         self.responder = responder
         self.requests: list[Recorded] = []
+        # How many more embedding requests to serve; None: all. At 0 each one gets a 400 (not retried).
+        self.embedding_budget: int | None = None
         self._script: deque[_Script] = deque()
         self._embedding_errors: deque[_Error] = deque()
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self.port: int = 0
 
-    # ---- lifecycle -------------------------------------------------------------------------
-    async def __aenter__(self) -> FakeOpenAI:
+    # ---- lifecycle (start and stop are LoopbackServer's) -----------------------------------
+    def _build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
-        # Short shutdown_timeout: a test that abandons a slow reply must not stall teardown for 60 s.
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        # Port 0 lets the OS choose; runner.addresses reads the site's bound server sockets.
-        self.port = int(self._runner.addresses[0][1])
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        return app
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.http_base}/v1"
 
     # ---- inspection ------------------------------------------------------------------------
     @property
@@ -278,6 +266,12 @@ class FakeOpenAI:
         if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
             msg = "'input' must be a non-empty string or list of strings (token arrays unsupported)."
             return web.json_response(_error_body(msg, "invalid_request_error", None), status=400)
+        if self.embedding_budget is not None:
+            if self.embedding_budget <= 0:
+                return web.json_response(
+                    _error_body("Embedding quota used up", "invalid_request_error", None), status=400
+                )
+            self.embedding_budget -= 1
         dim = int(body.get("dimensions") or self.embedding_dim)
         as_b64 = body.get("encoding_format") == "base64"  # the SDK sends this unless told otherwise
         data: list[dict[str, Any]] = []

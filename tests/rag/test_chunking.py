@@ -9,9 +9,10 @@ from rag.chunking import chunk_document
 from rag.embeddings.onnx import OnnxEmbedder
 from rag.loaders import load_document
 from rag.tokens import count_tokens
+from rag.types import Chunk, Document
 
 
-def _chunks(path: Path, embedder: OnnxEmbedder, **kw: int):  # type: ignore[no-untyped-def]
+def _chunks(path: Path, embedder: OnnxEmbedder, **kw: int) -> tuple[Document, list[Chunk]]:
     doc = load_document(path, path.parent)
     return doc, chunk_document(doc, window_tokens=embedder.count_tokens, window=embedder.max_tokens, **kw)
 

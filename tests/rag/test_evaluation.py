@@ -36,7 +36,7 @@ from rag.prompting import NOT_COVERED, Turn, build_prompt, rewrite_messages
 from rag.service import RagService, build_service
 from rag.types import Answer, Chunk, Citation, Passage, SourceInfo
 
-GOLDEN = REPO / "eval" / "golden.yaml"
+GOLDEN = REPO / "eval" / "dev.yaml"
 FOUNDER_TEXT = "DeepSeek was founded by Liang Wenfeng"
 FOUNDER = GoldenQuestion(
     "founder", "article", "Who founded DeepSeek?", (Expected(ARTICLE_ID, FOUNDER_TEXT),), ("Liang Wenfeng",)
@@ -70,7 +70,7 @@ async def _service(settings: Settings, embedder: OnnxEmbedder, chat: ScriptedCha
 
 @pytest.fixture
 async def article_service(
-    make_settings: Callable[..., Settings], article_corpus: Path, embedder: OnnxEmbedder
+    make_settings: Callable[..., Settings], indexed_article: Path, embedder: OnnxEmbedder
 ) -> AsyncIterator[RagService]:
     service = await _service(make_settings(), embedder, ScriptedChatModel())
     yield service
@@ -121,7 +121,7 @@ async def test_scripted_model_streams_pieces_then_usage_and_serves_queued_replie
 # --- loading the golden set ------------------------------------------------------------------------------
 def test_the_golden_set_loads() -> None:
     golden = load_golden(GOLDEN)
-    assert len(golden) == 93 and len({q.id for q in golden}) == 93
+    assert len(golden) == 95 and len({q.id for q in golden}) == 95
     followups = [q for q in golden if q.kind == "followup"]
     assert followups and all(q.history and q.history[0].role == "user" for q in followups)
     assert all(q.must_cite_all for q in golden if q.kind == "conflict")
@@ -265,7 +265,7 @@ async def test_an_unsupported_citation_lowers_citation_validity(article_service:
 
 
 async def test_full_golden_set_with_the_scripted_model(
-    make_settings: Callable[..., Settings], corpus_copy: Path, embedder: OnnxEmbedder
+    make_settings: Callable[..., Settings], indexed_corpus: Path, embedder: OnnxEmbedder
 ) -> None:
     service = await _service(make_settings(), embedder, ScriptedChatModel())
     golden = load_golden(GOLDEN)
@@ -280,7 +280,7 @@ async def test_full_golden_set_with_the_scripted_model(
     await service.aclose()
     print("\n" + render_report(report, max_failures=200))
     print("thresholds:", check_thresholds(report) or "all pass")
-    assert report.questions == 93 and report.mode == "scripted"
+    assert report.questions == 95 and report.mode == "scripted"
     assert not [f for _, f in report.failures if f.startswith("error:")]
     assert [s.kind for s in report.per_kind] == ["article", "brief", "conflict", "followup", "out_of_scope"]
     for value in (report.recall, report.mrr, report.refusal_recall, report.citation_validity, report.fact_recall):

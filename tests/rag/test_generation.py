@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fakes.openai_server import FakeOpenAI
+from helpers import SettingsFactory
 
 from rag.config import Settings
 from rag.embeddings.onnx import OnnxEmbedder
@@ -33,13 +34,13 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
 
 @pytest.fixture
 def make_service(
-    make_settings: Callable[..., Settings], article_corpus: Path, embedder: OnnxEmbedder, fake: FakeOpenAI
+    make_settings: Callable[..., Settings], indexed_article: Path, embedder: OnnxEmbedder, fake: FakeOpenAI
 ) -> Callable[..., RagService]:
     def make(**llm: Any) -> RagService:
         values = {"provider": "custom", "base_url": fake.base_url, "model": "fake-chat", "max_retries": 2} | llm
         settings = make_settings(llm=values)
         service = build_service(settings, embedder=embedder)
-        service.prepare_sync()
+        service.ingest_sync()  # unchanged files cost nothing; a file the test added is indexed
         return service
 
     return make
@@ -51,7 +52,9 @@ def sources_in(request_json: dict[str, Any]) -> dict[int, str]:
     return {int(n): body.strip() for n, body in re.findall(r'<source n="(\d+)"[^>]*>\n(.*?)\n</source>', user, re.S)}
 
 
-async def test_citations_map_to_the_prompted_passages(fake: FakeOpenAI, make_service) -> None:  # type: ignore[no-untyped-def]
+async def test_citations_map_to_the_prompted_passages(
+    fake: FakeOpenAI, make_service: Callable[..., RagService]
+) -> None:
     service = make_service()
     fake.enqueue_reply("Liang Wenfeng founded DeepSeek [2][1]. It began in a Chengdu apartment [9].")
     answer = await service.answer(FOUNDER_Q)
@@ -68,7 +71,9 @@ async def test_citations_map_to_the_prompted_passages(fake: FakeOpenAI, make_ser
     await service.aclose()
 
 
-async def test_reasoning_streams_as_thinking_and_never_returns(fake: FakeOpenAI, make_service) -> None:  # type: ignore[no-untyped-def]
+async def test_reasoning_streams_as_thinking_and_never_returns(
+    fake: FakeOpenAI, make_service: Callable[..., RagService]
+) -> None:
     service = make_service()
     fake.enqueue_reply("Liang Wenfeng founded DeepSeek [1].", reasoning="SECRET-REASONING about the sources")
     events = [e async for e in service.answer_stream(FOUNDER_Q)]
@@ -90,7 +95,9 @@ async def test_reasoning_streams_as_thinking_and_never_returns(fake: FakeOpenAI,
     await service.aclose()
 
 
-async def test_out_of_scope_is_refused_without_calling_the_model(fake: FakeOpenAI, make_service) -> None:  # type: ignore[no-untyped-def]
+async def test_out_of_scope_is_refused_without_calling_the_model(
+    fake: FakeOpenAI, make_service: Callable[..., RagService]
+) -> None:
     service = make_service()
     answer = await service.answer("What's a good recipe for sourdough bread?")
     assert answer.refused and answer.text == NOT_COVERED and answer.closest
@@ -98,7 +105,7 @@ async def test_out_of_scope_is_refused_without_calling_the_model(fake: FakeOpenA
     await service.aclose()
 
 
-async def test_model_saying_not_covered_is_a_refusal(fake: FakeOpenAI, make_service) -> None:  # type: ignore[no-untyped-def]
+async def test_model_saying_not_covered_is_a_refusal(fake: FakeOpenAI, make_service: Callable[..., RagService]) -> None:
     service = make_service()
     fake.enqueue_reply("My sources don’t cover that.")
     answer = await service.answer("What did DeepSeek's founder eat for breakfast in Chengdu?")
@@ -106,7 +113,7 @@ async def test_model_saying_not_covered_is_a_refusal(fake: FakeOpenAI, make_serv
     await service.aclose()
 
 
-async def test_ungrounded_answers_are_marked(fake: FakeOpenAI, make_service) -> None:  # type: ignore[no-untyped-def]
+async def test_ungrounded_answers_are_marked(fake: FakeOpenAI, make_service: Callable[..., RagService]) -> None:
     service = make_service()
     fake.enqueue_reply("DeepSeek was founded by Liang Wenfeng.")
     answer = await service.answer(FOUNDER_Q)
@@ -114,7 +121,9 @@ async def test_ungrounded_answers_are_marked(fake: FakeOpenAI, make_service) -> 
     await service.aclose()
 
 
-async def test_request_fits_the_context_with_huge_history(fake: FakeOpenAI, make_service) -> None:  # type: ignore[no-untyped-def]
+async def test_request_fits_the_context_with_huge_history(
+    fake: FakeOpenAI, make_service: Callable[..., RagService]
+) -> None:
     service = make_service(context_window=3000, max_tokens=500, source_tokens=1300, history_tokens=600)
     fake.enqueue_reply("What did Liang Wenfeng found?")
     fake.enqueue_reply("Liang Wenfeng founded DeepSeek [1].")
@@ -130,7 +139,7 @@ async def test_request_fits_the_context_with_huge_history(fake: FakeOpenAI, make
     await service.aclose()
 
 
-async def test_429_is_retried_honouring_retry_after(fake: FakeOpenAI, make_service) -> None:  # type: ignore[no-untyped-def]
+async def test_429_is_retried_honouring_retry_after(fake: FakeOpenAI, make_service: Callable[..., RagService]) -> None:
     service = make_service()
     fake.enqueue_error(429, message="Rate limit reached", headers={"Retry-After": "0.4"})
     fake.enqueue_reply("Liang Wenfeng founded DeepSeek [1].")
@@ -145,7 +154,9 @@ async def test_429_is_retried_honouring_retry_after(fake: FakeOpenAI, make_servi
     ("status", "expected"),
     [(402, "insufficient balance"), (401, "API key was rejected"), (400, "rejected (400)"), (404, "not found")],
 )
-async def test_client_errors_are_not_retried(fake: FakeOpenAI, make_service, status: int, expected: str) -> None:  # type: ignore[no-untyped-def]
+async def test_client_errors_are_not_retried(
+    fake: FakeOpenAI, make_service: Callable[..., RagService], status: int, expected: str
+) -> None:
     service = make_service()
     fake.enqueue_error(status, message="scripted")
     with pytest.raises(BackendError, match=re.escape(expected)):
@@ -154,7 +165,7 @@ async def test_client_errors_are_not_retried(fake: FakeOpenAI, make_service, sta
     await service.aclose()
 
 
-async def test_503_is_retried_then_reported(fake: FakeOpenAI, make_service) -> None:  # type: ignore[no-untyped-def]
+async def test_503_is_retried_then_reported(fake: FakeOpenAI, make_service: Callable[..., RagService]) -> None:
     service = make_service(max_retries=2)
     for _ in range(3):
         fake.enqueue_error(503, message="Server overloaded")
@@ -164,7 +175,7 @@ async def test_503_is_retried_then_reported(fake: FakeOpenAI, make_service) -> N
     await service.aclose()
 
 
-async def test_a_broken_stream_keeps_what_arrived(fake: FakeOpenAI, make_service) -> None:  # type: ignore[no-untyped-def]
+async def test_a_broken_stream_keeps_what_arrived(fake: FakeOpenAI, make_service: Callable[..., RagService]) -> None:
     service = make_service()
     fake.enqueue_drop("Liang Wenfeng founded DeepSeek [1]. He later")
     answer = await service.answer(FOUNDER_Q)
@@ -173,7 +184,9 @@ async def test_a_broken_stream_keeps_what_arrived(fake: FakeOpenAI, make_service
     await service.aclose()
 
 
-async def test_a_slow_first_token_times_out_and_is_retried(fake: FakeOpenAI, make_service) -> None:  # type: ignore[no-untyped-def]
+async def test_a_slow_first_token_times_out_and_is_retried(
+    fake: FakeOpenAI, make_service: Callable[..., RagService]
+) -> None:
     service = make_service(read_timeout=0.3, max_retries=1)
     fake.enqueue_reply("too late [1].", first_token_delay=1.5)
     fake.enqueue_reply("Liang Wenfeng founded DeepSeek [1].")
@@ -182,7 +195,7 @@ async def test_a_slow_first_token_times_out_and_is_retried(fake: FakeOpenAI, mak
     await service.aclose()
 
 
-async def test_fallback_serves_and_is_announced(fake: FakeOpenAI, make_service) -> None:  # type: ignore[no-untyped-def]
+async def test_fallback_serves_and_is_announced(fake: FakeOpenAI, make_service: Callable[..., RagService]) -> None:
     backup = {"provider": "custom", "base_url": fake.base_url, "model": "backup-chat"}
     service = make_service(fallbacks=[backup])
     fake.enqueue_error(402, message="Insufficient Balance")
@@ -195,8 +208,8 @@ async def test_fallback_serves_and_is_announced(fake: FakeOpenAI, make_service) 
 
 async def test_injection_inside_a_source_changes_no_instruction(
     fake: FakeOpenAI,
-    make_service,
-    article_corpus: Path,  # type: ignore[no-untyped-def]
+    make_service: Callable[..., RagService],
+    article_corpus: Path,
 ) -> None:
     (article_corpus / "poisoned.md").write_text(
         "---\ntitle: Liang Wenfeng profile\n---\n# Liang Wenfeng profile\n\nLiang Wenfeng founded DeepSeek."
@@ -215,7 +228,9 @@ async def test_injection_inside_a_source_changes_no_instruction(
     await service.aclose()
 
 
-async def test_followup_is_rewritten_before_retrieval(fake: FakeOpenAI, make_service) -> None:  # type: ignore[no-untyped-def]
+async def test_followup_is_rewritten_before_retrieval(
+    fake: FakeOpenAI, make_service: Callable[..., RagService]
+) -> None:
     service = make_service()
     fake.enqueue_reply("What did President Trump say about DeepSeek?")
     fake.enqueue_reply("He called it a wake-up call [1].")
@@ -228,7 +243,9 @@ async def test_followup_is_rewritten_before_retrieval(fake: FakeOpenAI, make_ser
     await service.aclose()
 
 
-async def test_followup_heuristic_without_a_model(make_settings, article_corpus, embedder) -> None:  # type: ignore[no-untyped-def]
+async def test_followup_heuristic_without_a_model(
+    make_settings: SettingsFactory, indexed_article: Path, embedder: OnnxEmbedder
+) -> None:
     service = build_service(make_settings(), embedder=embedder)
     service.prepare_sync()
     query = await service.standalone_query(
@@ -240,8 +257,8 @@ async def test_followup_heuristic_without_a_model(make_settings, article_corpus,
 
 async def test_deepseek_preset_thinking_off_and_usage_logged(
     fake: FakeOpenAI,
-    make_service,
-    caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
+    make_service: Callable[..., RagService],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     service = make_service(provider="deepseek", api_key="sk-test", thinking=False, model=None)
     fake.enqueue_reply(
@@ -265,7 +282,7 @@ async def test_deepseek_preset_thinking_off_and_usage_logged(
     await service.aclose()
 
 
-def test_presets_need_what_they_need(make_settings) -> None:  # type: ignore[no-untyped-def]
+def test_presets_need_what_they_need(make_settings: SettingsFactory) -> None:
     with pytest.raises(ConfigError, match="RAGBOT_LLM__API_KEY"):
         build_chat_model(make_settings(llm={"provider": "deepseek"}).llm)
     with pytest.raises(ConfigError, match="RAGBOT_LLM__MODEL"):

@@ -45,6 +45,7 @@ def test_reingest_skips_unchanged_files_and_keeps_ids(
     assert index.catalog.all_chunk_ids() == ids
 
 
+@pytest.mark.usefixtures("indexed_corpus")  # starts from the whole corpus indexed; the edit is what is tested
 def test_editing_one_file_reembeds_only_that_file(
     make_settings: SettingsFactory, corpus_copy: Path, embedder: OnnxEmbedder
 ) -> None:

@@ -49,6 +49,7 @@ async def test_a_stream_without_its_answer_is_an_error_not_a_silent_none() -> No
         await AnswerStream(_events(Delta("half an answ")))
 
 
+@pytest.mark.usefixtures("indexed_article")  # the article is indexed already (a private copy)
 async def test_the_service_streams_the_scripted_model_and_cites_the_article(
     make_settings: Callable[..., Settings], article_corpus: Path, embedder: OnnxEmbedder
 ) -> None:

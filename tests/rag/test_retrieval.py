@@ -46,10 +46,12 @@ def test_selection_caps_sources_drops_copies_and_fills_up() -> None:
 
 
 @pytest.fixture
-def article_retriever(make_settings: Callable[..., Settings], article_corpus: Path, embedder: OnnxEmbedder):  # type: ignore[no-untyped-def]
+def article_retriever(
+    make_settings: Callable[..., Settings], indexed_article: Path, embedder: OnnxEmbedder
+) -> Retriever:
     settings = make_settings()
     index = open_index(settings, embedder=embedder)
-    ingest(index, [article_corpus], settings.chunking)
+    ingest(index, [indexed_article], settings.chunking)
     return Retriever(index, settings.retrieval)
 
 
@@ -78,11 +80,11 @@ def test_relevance_separates_in_scope_from_out_of_scope(article_retriever: Retri
 
 
 def test_full_corpus_refuses_out_of_scope_and_spreads_sources(
-    make_settings: Callable[..., Settings], corpus_copy: Path, embedder: OnnxEmbedder
+    make_settings: Callable[..., Settings], indexed_corpus: Path, embedder: OnnxEmbedder
 ) -> None:
     settings = make_settings()
     index = open_index(settings, embedder=embedder)
-    ingest(index, [corpus_copy], settings.chunking)
+    ingest(index, [indexed_corpus], settings.chunking)
     retriever = Retriever(index, settings.retrieval)
     assert [q for q in DEVSET["out_of_scope"] if retriever.search(q).relevant] == []
     result = retriever.search("DeepSeek R1 training cost and GPUs", 5)

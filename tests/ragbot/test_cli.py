@@ -52,6 +52,7 @@ def test_first_ask_ingests_and_answers_with_citations(env: dict[str, str], tmp_p
     assert "Extractive answer" in human.stdout and "Sources" in human.stdout and "[1] Will China" in human.stdout
 
 
+@pytest.mark.usefixtures("indexed_article")  # the article is indexed already: no command ingests first
 def test_out_of_scope_question_is_refused_with_closest_sources(env: dict[str, str], tmp_path: Path) -> None:
     result = run(["ask", "how long should I boil an egg?", "--json"], env, tmp_path)
     answer = json.loads(result.stdout)
@@ -61,6 +62,7 @@ def test_out_of_scope_question_is_refused_with_closest_sources(env: dict[str, st
     assert "don't cover" in human.stdout and "closest sources" in human.stdout
 
 
+@pytest.mark.usefixtures("indexed_article")  # the article is indexed already: no command ingests first
 def test_search_json_contract(env: dict[str, str], tmp_path: Path) -> None:
     result = run(["search", "H800 chips export", "--k", "3", "--json"], env, tmp_path)
     assert result.returncode == 0, result.stderr
@@ -73,6 +75,7 @@ def test_search_json_contract(env: dict[str, str], tmp_path: Path) -> None:
         assert hit["source"]["id"] == ARTICLE_ID
 
 
+@pytest.mark.usefixtures("indexed_article")  # the article is indexed already: no command ingests first
 @pytest.mark.parametrize(
     ("question", "message"),
     [("   ", "question is empty"), ("why " * 400, "the limit is 1,000")],
@@ -104,7 +107,8 @@ def test_ingest_sources_and_doctor(env: dict[str, str], tmp_path: Path, article_
     assert "OK   embedding model: onnx:all-MiniLM-L6-v2, 384 dimensions" in doctor.stdout
     assert "OK   index: 1 sources" in doctor.stdout
     missing = run(["doctor"], env | {"RAGBOT_EMBEDDING__MODEL_DIR": str(tmp_path / "nowhere")}, tmp_path)
-    assert missing.returncode == 1 and "FAIL embedding model" in missing.stdout and "lacks model.onnx" in missing.stdout
+    # Without a model ragbot still answers (keywords only): a warning, not a failure.
+    assert missing.returncode == 0 and "WARN embedding model" in missing.stdout and "lacks model.onnx" in missing.stdout
 
 
 def test_offline_machine_without_model_still_answers(env: dict[str, str], tmp_path: Path) -> None:
@@ -126,6 +130,7 @@ async def _arun(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, s
     return proc.returncode or 0, out.decode(), err.decode()
 
 
+@pytest.mark.usefixtures("indexed_article")  # the article is indexed already: no command ingests first
 async def test_ask_json_with_a_model(env: dict[str, str], tmp_path: Path) -> None:
     async with FakeOpenAI() as fake:
         llm = {
@@ -186,9 +191,9 @@ async def test_stats_and_faq_transfer_commands(env: dict[str, str], tmp_path: Pa
 
     exported = tmp_path / "faq.json"
     code, _, err = await _arun(["faq", "export", "--guild", "7", "-o", str(exported)], env, tmp_path)
-    assert code == 0 and "exported 1 FAQ entries" in err
+    assert code == 0 and "exported 1 FAQ entry" in err
     code, _, err = await _arun(["faq", "import", str(exported), "--guild", "8"], env, tmp_path)
-    assert code == 0 and "imported 1 FAQ entries into guild 8" in err
+    assert code == 0 and "imported 1 FAQ entry into guild 8" in err
     code, out, _ = await _arun(["faq", "export", "--guild", "8"], env, tmp_path)
     [entry] = json.loads(out)
     assert entry["question"] == "Who founded DeepSeek?" and entry["citations"][0]["title"] == "The article"

@@ -98,6 +98,7 @@ def _leaks(text: str) -> list[str]:
     return [name for name, value in SECRETS.items() if value in text]
 
 
+@pytest.mark.usefixtures("indexed_article")  # the article is indexed already (a private copy)
 async def test_the_command_prints_no_secret(tmp_path: Path, model_dir: Path, article_corpus: Path) -> None:
     base = {
         "RAGBOT_DATA_DIR": str(tmp_path / "data"),
@@ -136,6 +137,7 @@ def all_logs() -> Iterator[io.StringIO]:
     root.setLevel(level)
 
 
+@pytest.mark.usefixtures("indexed_article")  # the article is indexed already (a private copy)
 async def test_the_service_logs_no_secret(
     make_settings: Callable[..., Settings], article_corpus: Path, embedder: OnnxEmbedder, all_logs: io.StringIO
 ) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fakes.discord_server import FakeDiscord
+from helpers import SettingsFactory
 
 from bot.client import ShardedRagBot
 from rag.errors import ConfigError
@@ -32,7 +33,7 @@ def test_missing_token_is_one_clear_line(tmp_path: Path, model_dir: Path, articl
     )
 
 
-async def test_rejected_token(make_settings, article_corpus: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_rejected_token(make_settings: SettingsFactory, article_corpus: Path) -> None:
     async with FakeDiscord(token="the-real-token") as fake:
         with fake.patch_discord():
             settings = make_settings(discord={"token": "a-wrong-token"})
@@ -40,7 +41,7 @@ async def test_rejected_token(make_settings, article_corpus: Path) -> None:  # t
                 await run_bot(settings)
 
 
-async def test_sharded_bot_serves_and_sigterm_stops_it(make_settings, article_corpus: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_sharded_bot_serves_and_sigterm_stops_it(make_settings: SettingsFactory, article_corpus: Path) -> None:
     async with FakeDiscord() as fake:
         with fake.patch_discord():
             settings = make_settings(discord={"token": "t", "shards": "auto", "guild_ids": [fake.guild_id]})
@@ -57,7 +58,7 @@ async def test_sharded_bot_serves_and_sigterm_stops_it(make_settings, article_co
             await asyncio.wait_for(runner, 30)  # returned: a clean stop, no exception
 
 
-def test_shards_setting_picks_the_sharded_bot(make_settings) -> None:  # type: ignore[no-untyped-def]
+def test_shards_setting_picks_the_sharded_bot(make_settings: SettingsFactory) -> None:
     from bot.client import create_bot
 
     settings = make_settings(discord={"shards": "2"})
