@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from fakes.discord_server import FakeDiscord
 from fakes.openai_server import FakeOpenAI
 from helpers import REPO
@@ -293,3 +294,17 @@ async def test_stats_command_shows_todays_spend_against_the_budget(tmp_path: Pat
     assert "model tokens today: 3,300 tokens in all servers" in await run()
     spend = json.loads(await run("--guild", "7", "--json"))
     assert (spend["tokens_today"], spend["daily_tokens_per_guild"]) == (2200, 2000)
+
+
+async def test_a_metrics_port_in_use_is_one_clear_line() -> None:
+    from rag.config import MetricsSettings
+    from rag.errors import ConfigError
+    from ragbot.monitoring import Readiness, serve_monitoring
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=rf"^RAGBOT_METRICS__PORT: cannot listen on 127.0.0.1:{port} \(.+\)$"):
+            async with serve_monitoring(MetricsSettings(port=port), Metrics(), Readiness()):
+                pass
