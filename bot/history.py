@@ -59,20 +59,43 @@ async def reply_chain(message: discord.Message, bot_id: int, limit: int) -> list
 
 
 async def thread_history(message: discord.Message, bot_id: int, limit: int) -> list[Turn]:
-    """The thread's messages before this one, oldest first; the thread's starter (the bot's answer) and the
-    question it answered come first when they still fit."""
+    """The thread's messages before this one, oldest first. A thread the bot opened on its answer starts with
+    the question that answer replied to and the answer itself (the thread's starter message, in the parent
+    channel): however long the thread grows, the conversation keeps what it is about, then its newest turns."""
     thread = message.channel
     assert isinstance(thread, discord.Thread)
+    if limit <= 0:
+        return []
     recent = [m async for m in thread.history(limit=limit, before=message)]
     turns = [t for m in reversed(recent) if (t := turn_of(m, bot_id)) is not None]
-    if len(turns) < limit and thread.parent is not None:
-        try:
-            starter = await thread.parent.fetch_message(thread.id)  # type: ignore[union-attr]  # text-channel threads only (see ask.py)
-        except discord.HTTPException:
-            return turns[-limit:]
-        opening = [*(await reply_chain(starter, bot_id, 1)), *filter(None, [turn_of(starter, bot_id)])]
-        turns = opening + turns
-    return turns[-limit:] if limit else []
+    opening = await thread_opening(thread, bot_id)
+    if not opening:
+        return turns[-limit:]
+    room = max(limit - len(opening), 0)  # the opening stays even past the limit: it is what the thread is about
+    return [*opening, *(turns[-room:] if room else [])]
+
+
+async def thread_opening(thread: discord.Thread, bot_id: int) -> list[Turn]:
+    """The question and the answer a thread was opened on: the starter message shares the thread's id, and
+    the bot's answer references the question it replied to. Empty for a thread not opened on a message."""
+    starter = await _starter(thread)
+    if starter is None:
+        return []
+    answer = turn_of(starter, bot_id)
+    question = await _referenced(starter) if starter.author.id == bot_id else None
+    asked = turn_of(question, bot_id) if question is not None else None
+    return [t for t in (asked, answer) if t is not None]
+
+
+async def _starter(thread: discord.Thread) -> discord.Message | None:
+    # Fetched, not taken from the cache: a cached copy may predate the answer's last edit.
+    parent = thread.parent
+    if not isinstance(parent, discord.TextChannel):  # the bot opens threads on answers in text channels only
+        return None
+    try:
+        return await parent.fetch_message(thread.id)
+    except discord.HTTPException:  # a thread not started from a message, or the starter was deleted
+        return None
 
 
 async def is_reply_to_bot(message: discord.Message, bot_id: int) -> bool:

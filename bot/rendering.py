@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import discord
 
+from rag.answer_parts import REFUSAL
 from rag.labels import Label, label_answer
 from rag.text import SENTENCE_END
 from rag.types import Answer, Citation
@@ -150,7 +151,11 @@ def answer_text(answer: Answer) -> str:
     labels = label_answer(answer)
     if labels.refused:
         closest = "\n".join(f"• {_link(s.title, s.url)}" for s in answer.closest)
-        return REFUSAL_LABEL + (f"\nThe closest sources I have:\n{closest}" if closest else "")
+        # The core says why it refused ("I only understand questions in English ..."); the usual reason reads as
+        # the usual label.
+        reason = answer.text.strip()
+        head = REFUSAL_LABEL if reason in ("", REFUSAL) else f"🤷 **{discord.utils.escape_markdown(reason)}**"
+        return head + (f"\nThe closest sources I have:\n{closest}" if closest else "")
     lines = [LABEL_TEXT[label] for label in labels.headline]
     lines.append(answer.text)
     if labels.flagged:
@@ -164,37 +169,75 @@ def _link(title: str, url: str) -> str:
     return f"[{safe}](<{url}>)" if url else safe  # <url> keeps Discord from unfurling a preview
 
 
-def _source_line(citation: Citation, quote_chars: int) -> str:
-    meta = " · ".join(x for x in (citation.publisher, citation.published) if x)
+CURATED = "curated brief"
+UNCONFIRMED = "*(link not confirmed)*"
+# How far the sources embed shrinks before cutting whole sources: (quote characters, primary sources per brief).
+_EMBED_LEVELS = ((QUOTE_CHARS, 4), (120, 4), (120, 2), (60, 2), (0, 2), (0, 1), (0, 0))
+
+
+def _meta(citation: Citation) -> str:
+    return " · ".join(x for x in (CURATED if citation.curated else "", citation.publisher, citation.published) if x)
+
+
+def _primary_line(citation: Citation, limit: int | None = None) -> str:
+    """A brief's primary sources on one line, linked; `limit` keeps the first few and counts the rest."""
+    shown = citation.primary_sources if limit is None else citation.primary_sources[:limit]
+    if not shown:
+        return ""
+    links = [_link(p.title, p.url) + ("" if p.confirmed else f" {UNCONFIRMED}") for p in shown]
+    rest = len(citation.primary_sources) - len(shown)
+    return "Primary sources: " + " · ".join(links) + (f" · and {rest} more" if rest else "")
+
+
+def _source_line(citation: Citation, quote_chars: int, primary_max: int) -> str:
+    meta = _meta(citation)
     quote = citation.quote if len(citation.quote) <= quote_chars else citation.quote[: quote_chars - 1].rstrip() + "…"
     line = f"**[{citation.n}]** {_link(citation.title, citation.url)}" + (f" — {meta}" if meta else "")
     if citation.outdated:
         line += f" · {OUTDATED_LABEL}"
+    if primary_max and (primary := _primary_line(citation, primary_max)):
+        line += f"\n{primary}"
     return line + (f"\n> {discord.utils.escape_markdown(quote)}" if quote else "")
 
 
 def sources_embed(citations: tuple[Citation, ...], *, quote_chars: int = QUOTE_CHARS) -> discord.Embed | None:
-    """Numbered sources in one embed description; quotes shrink until it fits Discord's limits."""
+    """Numbered sources in one embed description; quotes, then briefs' primary sources, shrink until it fits
+    Discord's limits, and past that the last sources give way to a count (never a link cut in half)."""
     if not citations:
         return None
-    for chars in (quote_chars, 120, 60, 0):
-        description = "\n".join(_source_line(c, chars) for c in citations)
-        if len(description) <= EMBED_DESCRIPTION_LIMIT:
+    levels = ((min(quote_chars, q), p) for q, p in _EMBED_LEVELS)
+    for chars, primary_max in levels:
+        lines = [_source_line(c, chars, primary_max) for c in citations]
+        if len("\n".join(lines)) <= EMBED_DESCRIPTION_LIMIT:
             break
-    else:
-        description = description[: EMBED_DESCRIPTION_LIMIT - 1] + "…"
+    description = _fit_lines(lines, EMBED_DESCRIPTION_LIMIT)
     embed = discord.Embed(title="Sources", description=description, colour=discord.Colour.blurple())
     embed.set_footer(text="Open a source to check the quoted passage.")
     return embed
 
 
+def _fit_lines(lines: list[str], limit: int) -> str:
+    """Whole lines that fit `limit`, then how many sources were left out."""
+    for keep in range(len(lines), 0, -1):
+        dropped = len(lines) - keep
+        text = "\n".join(lines[:keep]) + (f"\n…and {dropped} more sources" if dropped else "")
+        if len(text) <= limit:
+            return text
+    return lines[0][: limit - 1] + "…"  # one source longer than the whole embed: a title of thousands of characters
+
+
 def full_quotes(citations: tuple[Citation, ...]) -> list[str]:
-    """The Sources button: every citation with its whole quote and section, as messages under 2,000 chars."""
+    """The Sources button: every citation with its whole quote, section and primary sources, as messages under
+    2,000 chars."""
     blocks = []
     for c in citations:
-        head = f"**[{c.n}]** {_link(c.title, c.url)}" + (f" — {c.published}" if c.published else "")
+        meta = " · ".join(x for x in (CURATED if c.curated else "", c.published) if x)
+        head = f"**[{c.n}]** {_link(c.title, c.url)}" + (f" — {meta}" if meta else "")
         section = f"\n*{discord.utils.escape_markdown(c.section)}*" if c.section else ""
-        blocks.append(f"{head}{section}\n> {discord.utils.escape_markdown(c.quote)}")
+        primary = _primary_line(c)
+        blocks.append(
+            f"{head}{section}\n> {discord.utils.escape_markdown(c.quote)}" + (f"\n{primary}" if primary else "")
+        )
     return split_text("\n\n".join(blocks)) if blocks else ["This answer has no sources."]
 
 

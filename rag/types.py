@@ -114,6 +114,14 @@ class Citation:
     quote: str
     publisher: str = ""
     outdated: bool = False  # published longer ago than the configured age: policy facts may have changed
+    kind: str = ""  # the source's front matter `kind` ("brief": written by the curators from primary sources)
+    # What a curated brief was written from: a reader checks the brief's claims there.
+    primary_sources: tuple[PrimarySource, ...] = ()
+
+    @property
+    def curated(self) -> bool:
+        """A curated brief: its own page is not the evidence, its primary sources are."""
+        return self.kind == "brief"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rag.prompting import Turn
-from ragbot.terminal import render_answer
+from ragbot.terminal import CURATED, primary_source_lines, render_answer
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -38,7 +38,8 @@ class Conversation:
 
     def record(self, question: str, answer: Answer) -> None:
         self.turns += [Turn("user", question), Turn("assistant", answer.text)]
-        del self.turns[:-HISTORY_MESSAGES]
+        # The opening exchange stays, as in a thread opened on an answer: it says what "it" and "he" refer to.
+        self.turns[2:] = self.turns[2:][-(HISTORY_MESSAGES - 2) :]
         self.last = answer
 
 
@@ -50,11 +51,12 @@ def render_sources(answer: Answer | None) -> str:
         return "The last answer cites no sources."
     lines: list[str] = []
     for c in answer.citations:
-        meta = ", ".join(x for x in (c.publisher, c.published) if x)
+        meta = ", ".join(x for x in (CURATED if c.curated else "", c.publisher, c.published) if x)
         lines.append(f"[{c.n}] {c.title}" + (f" ({meta})" if meta else ""))
         lines += [f"    {c.url}"] if c.url else []
         lines += [f"    section: {c.section}"] if c.section else []
         lines += [f'    "{c.quote}"'] if c.quote else []
+        lines += primary_source_lines(c)
     return "\n".join(lines)
 
 

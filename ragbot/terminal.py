@@ -9,8 +9,18 @@ from rag.labels import Label, label_answer
 from rag.text import clean_text
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from curation.db import Stats
-    from rag.types import Answer, SearchResult
+    from rag.types import Answer, Citation, PrimarySource, SearchResult
+
+CURATED = "curated brief"
+UNCONFIRMED = "link not confirmed"
+
+
+def primary_json(sources: Iterable[PrimarySource]) -> list[dict[str, Any]]:
+    """A brief's primary sources as the JSON contract gives them (an addition: older readers ignore it)."""
+    return [{"title": s.title, "url": s.url, "confirmed": s.confirmed} for s in sources]
 
 
 def search_json(result: SearchResult) -> list[dict[str, Any]]:
@@ -25,6 +35,7 @@ def search_json(result: SearchResult) -> list[dict[str, Any]]:
                 "title": p.chunk.source.title,
                 "url": p.chunk.source.url,
                 "published": p.chunk.source.published,
+                "primary_sources": primary_json(p.chunk.source.primary_sources),
             },
         }
         for p in result.passages
@@ -34,14 +45,7 @@ def search_json(result: SearchResult) -> list[dict[str, Any]]:
 def answer_json(answer: Answer) -> dict[str, Any]:
     return {
         "answer": answer.text,
-        "citations": [
-            {
-                k: v
-                for k, v in asdict(c).items()
-                if k in ("n", "chunk_id", "title", "url", "published", "quote", "outdated")
-            }
-            for c in answer.citations
-        ],
+        "citations": [_citation_json(c) for c in answer.citations],
         "grounded": answer.grounded,
         "refused": answer.refused,
         "mode": answer.mode,
@@ -53,11 +57,18 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     }
 
 
+def _citation_json(c: Citation) -> dict[str, Any]:
+    fields = {
+        k: v for k, v in asdict(c).items() if k in ("n", "chunk_id", "title", "url", "published", "quote", "outdated")
+    }
+    return fields | {"primary_sources": primary_json(c.primary_sources)}
+
+
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
 
-def render_stats(report: Stats, days: int) -> str:
+def render_stats(report: Stats, days: int, *, spend: str = "") -> str:
     latency = (
         f"{report.median_latency_ms:.0f} ms median, {report.p95_latency_ms:.0f} ms p95"
         if report.median_latency_ms is not None and report.p95_latency_ms is not None
@@ -70,6 +81,8 @@ def render_stats(report: Stats, days: int) -> str:
         f"  votes: {report.up} up, {report.down} down ({_percent(report.up_ratio)} up)",
         f"  latency: {latency}",
     ]
+    if spend:
+        lines.append(f"  model tokens today: {spend}")
     for title, rows in (("Most refused (gaps in the corpus)", report.top_refused), ("Most 👎", report.top_downvoted)):
         if rows:
             lines += ["", title + ":", *(f"  {count}× {question}" for question, count in rows)]
@@ -123,11 +136,24 @@ def _render_refusal(answer: Answer) -> str:
 def _source_lines(answer: Answer, outdated: frozenset[int]) -> list[str]:
     lines: list[str] = []
     for c in answer.citations:
-        meta = ", ".join(x for x in (c.publisher, c.published) if x)
+        meta = ", ".join(x for x in (CURATED if c.curated else "", c.publisher, c.published) if x)
         warning = f" — {LABEL_TEXT[Label.OUTDATED]}" if c.n in outdated else ""
         lines.append(f"[{c.n}] {c.title}" + (f" ({meta})" if meta else "") + warning)
         if c.url:
             lines.append(f"    {c.url}")
         if c.section:
             lines.append(f"    section: {c.section}")
+        lines += primary_source_lines(c)
     return lines
+
+
+def primary_source_lines(c: Citation) -> list[str]:
+    """A curated brief's primary sources under its citation: where a reader checks what the brief says."""
+    if not c.primary_sources:
+        return []
+    return ["    primary sources:", *(f"      - {_primary_line(p)}" for p in c.primary_sources)]
+
+
+def _primary_line(source: PrimarySource) -> str:
+    link = f" <{source.url}>" if source.url else ""
+    return source.title + link + ("" if source.confirmed else f" ({UNCONFIRMED})")

@@ -8,9 +8,10 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from datetime import datetime
 from typing import Any, get_type_hints
 
-from rag.types import Citation
+from rag.types import Citation, PrimarySource
 
 _CITATION_TYPES: dict[str, Any] = get_type_hints(Citation)
+_NESTED = {"primary_sources"}  # parsed by _primary_sources, not by type
 _REQUIRED_CITATION_FIELDS = ("n", "chunk_id", "title")
 _TYPE_NAMES = {int: "a number", str: "text", bool: "true or false"}
 _SPACE = re.compile(r"\s+")
@@ -106,6 +107,10 @@ def _citation(item: Mapping[str, Any]) -> Citation:
     values: dict[str, Any] = {}
     for f in fields(Citation):
         kind = _CITATION_TYPES[f.name]
+        if f.name in _NESTED:
+            if f.name in item:  # rows stored before primary sources existed simply lack the key
+                values[f.name] = _primary_sources(item[f.name])
+            continue
         if f.name not in item:
             if f.default is MISSING:
                 values[f.name] = kind()  # "" for a text field a hand-written file left out
@@ -116,3 +121,18 @@ def _citation(item: Mapping[str, Any]) -> Citation:
             raise ValueError(f"a citation's {f.name} must be {_TYPE_NAMES.get(kind, str(kind))}")
         values[f.name] = value
     return Citation(**values)
+
+
+def _primary_sources(raw: Any) -> tuple[PrimarySource, ...]:
+    """A citation's `primary_sources`: a list of {title, url, confirmed}; url and confirmed may be left out."""
+    if not isinstance(raw, list | tuple):
+        raise ValueError("a citation's primary_sources must be a list")
+    out: list[PrimarySource] = []
+    for entry in raw:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("title"), str):
+            raise ValueError("each of a citation's primary_sources must be an object with a title")
+        url, confirmed = entry.get("url", ""), entry.get("confirmed", True)
+        if not isinstance(url, str) or not isinstance(confirmed, bool):
+            raise ValueError("a primary source's url must be text and its confirmed true or false")
+        out.append(PrimarySource(entry["title"], url, confirmed))
+    return tuple(out)

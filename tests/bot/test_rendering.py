@@ -64,7 +64,8 @@ def test_code_blocks_stay_whole_or_are_refenced() -> None:
 
 
 def test_labels_for_each_kind_of_answer() -> None:
-    refusal = Answer("x", (), False, True, "generative", closest=(SourceInfo("a", "EU AI Act", "https://eu/act"),))
+    closest = (SourceInfo("a", "EU AI Act", "https://eu/act"),)
+    refusal = Answer("My sources don't cover that.", (), False, True, "generative", closest=closest)
     assert answer_text(refusal).startswith(REFUSAL_LABEL) and "[EU AI Act](<https://eu/act>)" in answer_text(refusal)
     extractive = Answer("Text [1].", (_citation(1),), True, False, "extractive")
     assert answer_text(extractive).startswith(EXTRACTIVE_LABEL)

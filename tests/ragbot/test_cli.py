@@ -44,7 +44,8 @@ def test_first_ask_ingests_and_answers_with_citations(env: dict[str, str], tmp_p
     assert answer["mode"] == "extractive" and answer["grounded"] and not answer["refused"]
     assert "Liang Wenfeng" in answer["answer"] and "[1]" in answer["answer"]
     first = answer["citations"][0]
-    assert set(first) == {"n", "chunk_id", "title", "url", "published", "quote", "outdated"}
+    assert set(first) == {"n", "chunk_id", "title", "url", "published", "quote", "outdated", "primary_sources"}
+    assert first["primary_sources"] == []  # the article is a page of its own, not a brief
     assert first["n"] == 1 and first["title"].startswith("Will China") and first["quote"] in answer["answer"]
 
     human = run(["ask", "Who founded DeepSeek?"], env, tmp_path)
@@ -71,7 +72,7 @@ def test_search_json_contract(env: dict[str, str], tmp_path: Path) -> None:
     assert hits == sorted(hits, key=lambda h: -h["score"])
     for hit in hits:
         assert set(hit) == {"chunk_id", "text", "score", "section", "source"}
-        assert set(hit["source"]) == {"id", "title", "url", "published"}
+        assert set(hit["source"]) == {"id", "title", "url", "published", "primary_sources"}
         assert hit["source"]["id"] == ARTICLE_ID
 
 
@@ -105,7 +106,7 @@ def test_ingest_sources_and_doctor(env: dict[str, str], tmp_path: Path, article_
     doctor = run(["doctor"], env, tmp_path)
     assert doctor.returncode == 0, doctor.stdout
     assert "OK   embedding model: onnx:all-MiniLM-L6-v2, 384 dimensions" in doctor.stdout
-    assert "OK   index: 1 sources" in doctor.stdout
+    assert "OK   index: 1 source, " in doctor.stdout
     missing = run(["doctor"], env | {"RAGBOT_EMBEDDING__MODEL_DIR": str(tmp_path / "nowhere")}, tmp_path)
     # Without a model ragbot still answers (keywords only): a warning, not a failure.
     assert missing.returncode == 0 and "WARN embedding model" in missing.stdout and "lacks model.onnx" in missing.stdout

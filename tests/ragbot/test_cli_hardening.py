@@ -70,7 +70,7 @@ async def test_ingest_skips_links_out_of_the_corpus_alias_bombs_and_oversized_fi
     code, out, _ = await _run(["search", "RAGBOT_LLM__API_KEY root", "--json"], keyword_env, tmp_path)
     assert code == 0 and SECRET not in out and "/bin/" not in out
     code, out, _ = await _run(["sources"], keyword_env, tmp_path)
-    assert out.split("\t")[0] == ARTICLE_ID and out.count("\n") == 1
+    assert [line.split("\t")[0] for line in out.splitlines()[1:]] == [ARTICLE_ID]  # after the header
 
 
 async def test_a_file_from_elsewhere_cannot_replace_an_article_nor_a_folder_add_duplicates(
@@ -91,7 +91,7 @@ async def test_a_file_from_elsewhere_cannot_replace_an_article_nor_a_folder_add_
     code, _, err = await _run(["ingest", "corpus/briefs"], keyword_env, tmp_path)  # relative, as typed
     assert code == 0 and "0 added" in err and "14 unchanged" in err, err
     code, out, _ = await _run(["sources"], keyword_env, tmp_path)
-    ids = [line.split("\t")[0] for line in out.splitlines()]
+    ids = [line.split("\t")[0] for line in out.splitlines()[1:]]  # after the header
     assert len(ids) == 15 and "briefs/deepseek-r1" in ids and "deepseek-r1" not in ids
 
 
@@ -103,7 +103,9 @@ async def test_invalid_utf8_in_an_argument_is_searched_not_a_crash(
     assert "unexpected failure" not in err and json.loads(out)[0]["source"]["id"] == ARTICLE_ID
 
 
-async def test_faq_import_names_the_entry_with_broken_unicode(keyword_env: dict[str, str], tmp_path: Path) -> None:
+async def test_faq_import_names_the_entry_with_broken_unicode(
+    keyword_env: dict[str, str], tmp_path: Path, article_corpus: Path
+) -> None:
     entries = tmp_path / "faqs.json"
     entries.write_text('[{"question": "Who founded DeepSeek\\ud800?", "answer": "Liang Wenfeng."}]')
     code, _, err = await _run(["faq", "import", str(entries), "--guild", "7"], keyword_env, tmp_path)
@@ -112,11 +114,11 @@ async def test_faq_import_names_the_entry_with_broken_unicode(keyword_env: dict[
 
 
 async def test_a_database_url_with_a_bad_port_is_one_line_naming_the_setting(
-    keyword_env: dict[str, str], tmp_path: Path
+    keyword_env: dict[str, str], tmp_path: Path, article_corpus: Path
 ) -> None:
     url = {"RAGBOT_DATABASE__URL": "postgresql://bot:s3cret@db.internal:abc/ragbot"}
     code, _, err = await _run(["faq", "export"], keyword_env | url, tmp_path)
-    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
     assert "RAGBOT_DATABASE__URL" in err and "port is not a number" in err and "s3cret" not in err
 
 

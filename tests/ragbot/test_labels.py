@@ -7,6 +7,7 @@ import pytest
 from bot.rendering import LABEL_TEXT as DISCORD_TEXT
 from bot.rendering import answer_text
 from bot.rendering import render_answer as render_for_discord
+from rag.answer_parts import REFUSAL
 from rag.labels import Label, label_answer
 from rag.types import Answer, Citation, SourceInfo
 from ragbot.terminal import LABEL_TEXT as TERMINAL_TEXT
@@ -26,7 +27,7 @@ ANSWERS = {
         Answer("Claim [1].", (NEW,), True, False, "generative", flagged=("Claim",), notes=("Cut off.",)),
         {Label.FLAGGED, Label.NOTE},
     ),
-    "refused": (Answer("Not covered.", (), False, True, "generative", closest=CLOSEST), {Label.REFUSED}),
+    "refused": (Answer(REFUSAL, (), False, True, "generative", closest=CLOSEST), {Label.REFUSED}),
 }
 
 

@@ -1,0 +1,72 @@
+"""A citation of a curated brief names the brief's own primary sources, so a reader can check it: in the
+terminal, in `ask --json` and in `search --json` (the `ragbot` command in a subprocess, as a user runs it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import ARTICLE, CORPUS
+
+BRIEF = CORPUS / "briefs" / "nvidia-sell-off-january-2025.md"
+BRIEF_ID = "briefs/nvidia-sell-off-january-2025"
+BRIEF_TITLE = "The Nvidia sell-off of January 27, 2025"
+QUESTION = "Why did Nvidia's stock fall on January 27, 2025?"
+CNBC = {
+    "title": "CNBC, Jan 27, 2025",
+    "url": "https://www.cnbc.com/2025/01/27/nvidia-sheds-almost-600-billion-in-market-cap-biggest-drop-ever.html",
+    "confirmed": False,  # the brief marks this address `unconfirmed: true`
+}
+ARXIV = {"title": "DeepSeek-V3 Technical Report (arXiv, Dec 27, 2024)", "url": "https://arxiv.org/abs/2412.19437"}
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | env
+    ragbot = Path(sys.executable).with_name("ragbot")
+    return subprocess.run([ragbot, *args], capture_output=True, text=True, env=full, cwd=cwd, timeout=300)
+
+
+@pytest.fixture
+def env(tmp_path: Path, model_dir: Path) -> dict[str, str]:
+    corpus = tmp_path / "corpus"
+    (corpus / "briefs").mkdir(parents=True)
+    shutil.copy(ARTICLE, corpus / ARTICLE.name)
+    shutil.copy(BRIEF, corpus / "briefs" / BRIEF.name)
+    return {
+        "RAGBOT_DATA_DIR": str(tmp_path / "data"),
+        "RAGBOT_CORPUS_DIR": str(corpus),
+        "RAGBOT_EMBEDDING__MODEL_DIR": str(model_dir),
+    }
+
+
+def test_ask_shows_a_briefs_primary_sources(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(["ask", QUESTION, "--json"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    citations = json.loads(result.stdout)["citations"]
+    briefs = [c for c in citations if c["title"] == BRIEF_TITLE]
+    assert briefs, citations
+    for citation in briefs:
+        assert citation["url"] == "" and len(citation["primary_sources"]) == 6
+        assert citation["primary_sources"][0] == CNBC
+        assert citation["primary_sources"][1] == ARXIV | {"confirmed": True}
+    assert all(c["primary_sources"] == [] for c in citations if c not in briefs)
+
+    human = run(["ask", QUESTION], env, tmp_path).stdout
+    n = briefs[0]["n"]
+    assert f"[{n}] {BRIEF_TITLE} (curated brief, ragbot curators, 2026-11-28)" in human
+    assert f"      - CNBC, Jan 27, 2025 <{CNBC['url']}> (link not confirmed)" in human
+    assert f"      - {ARXIV['title']} <{ARXIV['url']}>\n" in human
+
+
+def test_search_json_gives_the_sources_primary_sources(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(["search", "Nvidia market value loss January 27", "--k", "8", "--json"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    by_source = {h["source"]["id"]: h["source"]["primary_sources"] for h in hits}
+    assert by_source[BRIEF_ID][:2] == [CNBC, ARXIV | {"confirmed": True}]
+    assert by_source[ARTICLE.stem] == []
