@@ -109,7 +109,8 @@ def _top(title: str, rows: Sequence[tuple[str, int]], unit: str) -> list[str]:
     return [f"**{title}**", *(f"{i}. {_short(q)} ({unit}{n})" for i, (q, n) in enumerate(rows, 1))]
 
 
-def render_stats(stats: Stats, days: int) -> str:
+def render_stats(stats: Stats, days: int, *, spend: str = "") -> str:
+    """`spend`: today's model tokens against the server's budget (`rag.budget.spend_text`)."""
     since = int(stats.since.timestamp())
     period = "24 hours" if days == 1 else f"{days} days"
     answered = stats.questions - stats.refused
@@ -122,6 +123,8 @@ def render_stats(stats: Stats, days: int) -> str:
         f"**Votes:** 👍 {stats.up} · 👎 {stats.down} · {_percent(stats.up_ratio)} 👍",
         f"**Latency:** median {_duration(stats.median_latency_ms)} · 95th percentile {_duration(stats.p95_latency_ms)}",
     ]
+    if spend:
+        lines.append(f"**Model tokens today:** {spend}")
     lines += _top("Most refused questions", stats.top_refused, "×")
     lines += _top("Most 👎 questions", stats.top_downvoted, "👎 ")
     if stats.top_refused or stats.top_downvoted:

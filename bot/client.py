@@ -15,10 +15,12 @@ from bot.cogs.faq import FaqCog
 from bot.limits import AnswerSlots, Cooldown
 from bot.paging import PageButton
 from bot.views import SourcesButton, VoteButton
+from rag.observe import NULL_OBSERVER
 
 if TYPE_CHECKING:
     from curation.db import Database
     from rag.config import DiscordSettings
+    from rag.observe import Observer
     from rag.service import RagService
 
 log = logging.getLogger(__name__)
@@ -27,11 +29,20 @@ log = logging.getLogger(__name__)
 class RagBotMixin:
     """Shared by the plain and the sharded bot: wiring, start-up, and a graceful shutdown."""
 
-    def __init__(self, *, service: RagService, config: DiscordSettings, db: Database, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        service: RagService,
+        config: DiscordSettings,
+        db: Database,
+        observer: Observer = NULL_OBSERVER,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         self.service = service
         self.config = config
         self.db = db
+        self.observer = observer  # questions, votes and their timings (ragbot.metrics serves them)
         self.cooldown = Cooldown(config.cooldown_questions, config.cooldown_seconds)
         self.slots = AnswerSlots(config.max_concurrent, config.max_queue)
         self.in_flight: set[asyncio.Task[Any]] = set()
@@ -77,7 +88,9 @@ class ShardedRagBot(RagBotMixin, commands.AutoShardedBot):
     pass
 
 
-def create_bot(*, service: RagService, config: DiscordSettings, db: Database, **options: Any) -> RagBot:
+def create_bot(
+    *, service: RagService, config: DiscordSettings, db: Database, observer: Observer = NULL_OBSERVER, **options: Any
+) -> RagBot:
     """The bot for these settings; `options` are passed to discord.py (tests set guild_ready_timeout)."""
     intents = discord.Intents.default()
     intents.message_content = config.message_content
@@ -90,5 +103,5 @@ def create_bot(*, service: RagService, config: DiscordSettings, db: Database, **
     }
     if config.shards is not None:
         count = None if config.shards == "auto" else int(config.shards)
-        return ShardedRagBot(service=service, config=config, db=db, shard_count=count, **common)  # type: ignore[return-value]
-    return RagBot(service=service, config=config, db=db, **common)
+        return ShardedRagBot(service=service, config=config, db=db, observer=observer, shard_count=count, **common)  # type: ignore[return-value]
+    return RagBot(service=service, config=config, db=db, observer=observer, **common)

@@ -18,10 +18,12 @@ from bot.recording import record_in_background
 from bot.rendering import SEARCHING, draft_text, render_answer
 from bot.views import answer_view
 from rag.errors import BackendError, UserFacingError
+from rag.observe import NULL_OBSERVER, Entry, Observer, Outcome, current_answer_id, outcome_of
 
 if TYPE_CHECKING:
     from curation.db import Database
     from rag.prompting import Turn
+    from rag.response import AnswerStream
     from rag.service import RagService
     from rag.types import Answer
 
@@ -184,6 +186,7 @@ class Asker:
     user_id: int
     guild_id: int | None
     channel_id: int | None
+    entry: Entry = "slash"  # how the question arrived, for the metrics
 
 
 async def deliver(
@@ -195,16 +198,18 @@ async def deliver(
     db: Database,
     asker: Asker,
     interval: float,
+    observer: Observer = NULL_OBSERVER,
 ) -> Answer | None:
     """Stream one answer into `target`. Every failure ends as a short message to the asker, never a traceback."""
     throttle = Throttle(target, interval)
     started = time.monotonic()
+    answer_id = secrets.token_hex(6)  # chosen first: every log line of this question carries it
+    in_answer = current_answer_id.set(answer_id)
+    outcome: Outcome = "error"
     try:
         stream = service.ask(question, history, guild_id=asker.guild_id)
-        async for _ in stream:
-            await throttle.offer(draft_text(stream.draft))  # "thinking…" until the first words arrive
+        await _stream(stream, throttle, observer, started)
         answer = await stream
-        answer_id = secrets.token_hex(6)  # ties the feedback buttons to the log row
         # The log is written while the answer is delivered, never before it: a storage failure must not cost
         # the asker an answer they already waited for, and the row is there by the time a button is pressed.
         recording = record_in_background(answer_id, _log(db, answer_id, question, answer, asker, _ms_since(started)))
@@ -213,6 +218,7 @@ async def deliver(
         await target.finish(rendered.messages, rendered.embed, answer_view(answer_id, answer))
         throttle.mark()
         await recording
+        outcome = outcome_of(answer)
         return answer
     except UserFacingError as exc:
         await target.fail(str(exc))
@@ -225,7 +231,20 @@ async def deliver(
     except Exception:
         log.exception("answering %r failed", question[:80])
         await target.fail(UNEXPECTED)
+    finally:
+        observer.question(outcome, asker.entry, time.monotonic() - started)
+        current_answer_id.reset(in_answer)
     return None
+
+
+async def _stream(stream: AnswerStream, throttle: Throttle, observer: Observer, started: float) -> None:
+    """The live draft into the target; the time the first words appeared goes to the metrics."""
+    first = True
+    async for _ in stream:
+        if first and stream.draft:
+            first = False
+            observer.first_token(time.monotonic() - started)
+        await throttle.offer(draft_text(stream.draft))  # "thinking…" until the first words arrive
 
 
 def _ms_since(started: float) -> int:

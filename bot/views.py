@@ -42,6 +42,7 @@ class VoteButton(
     async def callback(self, interaction: discord.Interaction) -> None:
         db = interaction.client.db  # type: ignore[attr-defined]
         await db.record_vote(self.answer_id, interaction.user.id, self.up, interaction.guild_id)
+        interaction.client.observer.vote(self.up)  # type: ignore[attr-defined]
         thanks = "Thanks! Your 👍 was recorded." if self.up else "Thanks! Your 👎 was recorded; it helps curators."
         await interaction.response.send_message(thanks, ephemeral=True, allowed_mentions=_NONE)
 

@@ -122,6 +122,8 @@ class LLMSettings(LLMEndpoint):
     rewrite_followups: bool = True  # turn a follow-up into a standalone search query with a short model call
     fallbacks: list[LLMEndpoint] = Field(default_factory=list)  # JSON list, tried in order when a model fails
     support_threshold: float = Field(0.35, ge=0, le=1)  # below it, a cited sentence is flagged as unsupported
+    # Per server and UTC day: past this many logged tokens, answers quote the sources instead. Unset: no limit.
+    daily_tokens_per_guild: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _budget_fits(self) -> LLMSettings:
@@ -164,6 +166,13 @@ class DatabaseSettings(BaseModel):
     echo: bool = False  # log every SQL statement (debugging)
 
 
+class MetricsSettings(BaseModel):
+    """`ragbot run` serves /metrics, /healthz and /readyz here; off unless a port is set."""
+
+    host: str = "127.0.0.1"  # only this machine by default: metrics are not for the open internet
+    port: int | None = Field(None, ge=0, le=65535)  # 0: any free port (it is logged)
+
+
 class FaqSettings(BaseModel):
     threshold: float = Field(0.75, ge=0, le=1)  # FAQ match score (0.7 cosine + 0.3 word overlap) to answer
 
@@ -180,9 +189,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     corpus_dir: Path = Field(default_factory=packaged_corpus)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, with the answer id
     discord: DiscordSettings = DiscordSettings()
     database: DatabaseSettings = DatabaseSettings()
     faq: FaqSettings = FaqSettings()
+    metrics: MetricsSettings = MetricsSettings()
     llm: LLMSettings = LLMSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     chroma: ChromaSettings = ChromaSettings()

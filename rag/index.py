@@ -15,10 +15,10 @@ from rag.errors import EmbedderUnavailable
 from rag.stores.chroma import ChromaStore
 from rag.stores.lexical import LexicalIndex
 from rag.stores.snapshot import VectorSnapshot
+from rag.stores.vector_cache import VectorCache, text_key
 from rag.text import addresses_reader
 
 if TYPE_CHECKING:
-    import numpy as np
     import numpy.typing as npt
 
     from rag.config import Settings
@@ -139,8 +139,24 @@ class Index:
         """Cosine similarity of each sentence to the claim (all 0.0 without an embedder)."""
         if self.embedder is None:
             return [0.0] * len(sentences)
-        vectors = self.embedder.embed([claim, *sentences])
-        return [float(x) for x in vectors[1:] @ vectors[0]]
+        if not sentences:
+            return []
+        claim_vector = self.embedder.embed([claim])[0]  # a question or a claim: not kept on disk
+        return [float(x) for x in self._embed_cached(sentences) @ claim_vector]
+
+    def _embed_cached(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Embed the sources' sentences `texts`, reusing vectors kept on disk by earlier runs (they repeat from one
+        question to the next; a terminal command is a new process each time)."""
+        assert self.embedder is not None
+        disk = VectorCache(self.data_dir, self.embedder.name, "texts")
+        keys = [text_key(t) for t in texts]
+        known = disk.get(set(keys))
+        todo = [(k, t) for k, t in dict(zip(keys, texts, strict=True)).items() if k not in known]
+        if todo:
+            fresh = dict(zip([k for k, _ in todo], self.embedder.embed([t for _, t in todo]), strict=True))
+            disk.put(fresh)
+            known |= fresh
+        return np.stack([known[k] for k in keys]).astype(np.float32, copy=False)
 
     def score_sentences(self, question: str, sentences: Sequence[str]) -> list[float]:
         """How well each sentence answers the question (higher is better): meaning, then shared rare words."""

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from rag.budget import BUDGET_NOTE
+
 if TYPE_CHECKING:
     from rag.types import Answer
 
@@ -48,7 +50,8 @@ def label_answer(answer: Answer) -> Labels:
     outdated = frozenset(c.n for c in answer.citations if c.outdated)
     conditions = {
         Label.FAQ: answer.mode == "faq",
-        Label.EXTRACTIVE: answer.mode == "extractive",
+        # The headline says "no model configured"; a spent budget says why in its own note instead.
+        Label.EXTRACTIVE: answer.mode == "extractive" and BUDGET_NOTE not in answer.notes,
         Label.UNGROUNDED: not answer.grounded and answer.mode != "faq",
         Label.FLAGGED: bool(answer.flagged),
         Label.OUTDATED: bool(outdated),

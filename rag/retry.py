@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import openai
 
 from rag.errors import BackendError
+from rag.observe import NULL_OBSERVER, Observer, request_status
 from rag.redact import redact
 
 log = logging.getLogger(__name__)
@@ -124,15 +125,22 @@ class RetryPolicy:
     max_retries: int = 3
     max_wait: float = 20.0
     wait_setting: str = "RAGBOT_LLM__MAX_WAIT"  # named in the give-up message, so an operator knows the knob
+    # Every request and retry is reported here, labelled with the provider (a preset name, a bounded set).
+    observer: Observer = NULL_OBSERVER
+    provider: str = ""
 
     async def run(self, attempt: Callable[[], Awaitable[T]], describe: Describe) -> T:
         """`attempt()` until it succeeds or the budget is spent; failures become BackendErrors via `describe`."""
         budget = _Budget(self)
         while True:
             try:
-                return await attempt()
+                result = await attempt()
             except Exception as exc:  # `describe` decides what is retryable; the rest is raised at once
+                self.observer.model_request(self.provider, request_status(exc))
                 wait = budget.wait_after(exc, describe)
+            else:
+                self.observer.model_request(self.provider, "ok")
+                return result
             await asyncio.sleep(wait)
 
     def run_sync(self, attempt: Callable[[], T], describe: Describe) -> T:
@@ -167,6 +175,7 @@ class _Budget:
         if spent + wait > self.policy.max_wait:
             raise self._give_up(error, asked, wait, spent) from exc
         log.warning("%s; retrying in %.1f s (%d/%d)", error, wait, self.requests, self.policy.max_retries)
+        self.policy.observer.model_retry(self.policy.provider)
         return wait
 
     def _give_up(self, error: BackendError, asked: float | None, wait: float, spent: float) -> BackendError:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from rag.stores.vector_cache import VectorCache
 from rag.text import split_sentences
 
 if TYPE_CHECKING:
@@ -25,12 +26,20 @@ _CACHE_CHUNKS = 4096  # sentence vectors kept per process (a few MB): candidates
 
 
 class SentenceRanker:
-    """Blocking; embeds each candidate passage's sentences once and keeps them (bounded, least recent out)."""
+    """Blocking; embeds each candidate passage's sentences once and keeps them (bounded, least recent out).
+
+    They are also kept on disk under the data dir, one file per chunk: a chunk id is a hash of its content, so
+    its sentence vectors never go stale, and a command run from the terminal (a new process each time) does not
+    embed the same sentences again — that cost seconds per question."""
 
     def __init__(self, index: Index) -> None:
         self.index = index
         self._cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _disk(self) -> VectorCache:
+        assert self.index.embedder is not None
+        return VectorCache(self.index.data_dir, self.index.embedder.name, "chunks")
 
     def rank(self, query: str, chunks: Sequence[Chunk]) -> list[str]:
         """Chunk ids best first by their best sentence's cosine similarity to `query`."""
@@ -56,13 +65,19 @@ class SentenceRanker:
                     self._cache.move_to_end(c.chunk_id)
         if not missing:
             return
-        sentences = [[s for s in split_sentences(c.text) if len(s) >= _MIN_CHARS] or [c.text] for c in missing]
-        flat = [s for group in sentences for s in group]
-        vectors = self.index.embedder.embed(flat)
-        with self._lock:
+        known = self._disk().get(c.chunk_id for c in missing)
+        todo = [c for c in missing if c.chunk_id not in known]
+        if todo:
+            sentences = [[s for s in split_sentences(c.text) if len(s) >= _MIN_CHARS] or [c.text] for c in todo]
+            vectors = self.index.embedder.embed([s for group in sentences for s in group])
+            fresh: dict[str, npt.NDArray[np.float32]] = {}
             start = 0
-            for chunk, group in zip(missing, sentences, strict=True):
-                self._cache[chunk.chunk_id] = vectors[start : start + len(group)]
+            for chunk, group in zip(todo, sentences, strict=True):
+                fresh[chunk.chunk_id] = vectors[start : start + len(group)]
                 start += len(group)
+            self._disk().put(fresh)
+            known |= fresh
+        with self._lock:
+            self._cache.update(known)
             while len(self._cache) > _CACHE_CHUNKS:
                 self._cache.popitem(last=False)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.answer_parts import english_only, refusal, unchecked_language
+from rag.budget import BUDGET_NOTE, day_start
 from rag.dates import mark_outdated
 from rag.errors import BackendError, QuestionError
 from rag.extractive import extractive_answer
@@ -17,6 +20,7 @@ from rag.index import open_index
 from rag.ingest import IngestReport, ProgressHook, ingest
 from rag.language import is_english
 from rag.llm import build_chat_model
+from rag.observe import NULL_OBSERVER, Observer
 from rag.prompting import Turn, rewrite_messages
 from rag.response import AnswerStream
 from rag.retrieval import Retriever
@@ -25,6 +29,7 @@ from rag.types import Answer, AnswerEvent, Final
 
 if TYPE_CHECKING:
     from rag.approved import ApprovedAnswers
+    from rag.budget import TokenLedger
     from rag.catalog import DocumentRecord
     from rag.config import ChunkingSettings, LLMSettings, RetrievalSettings, Settings
     from rag.embeddings import Embedder
@@ -60,6 +65,8 @@ class RagService:
         chat: ChatModel | None = None,
         faqs: ApprovedAnswers | None = None,
         max_file_bytes: int | None = None,
+        spend: TokenLedger | None = None,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
         self.index = index
         self.retrieval = retrieval
@@ -70,6 +77,8 @@ class RagService:
         self.retriever = Retriever(index, retrieval)
         self.faqs = faqs
         self.max_file_bytes = max_file_bytes
+        self.spend = spend  # with llm.daily_tokens_per_guild: what each server has spent today
+        self.observer = observer
 
     async def aclose(self) -> None:
         if self.chat is not None:
@@ -129,12 +138,17 @@ class RagService:
         text = validate_question(question, self.retrieval.max_question_chars)
         return await self._retrieve(text, history, k)
 
-    async def _retrieve(self, text: str, history: Sequence[Turn], k: int | None = None) -> SearchResult:
-        query = await self.standalone_query(text, history)
+    async def _retrieve(
+        self, text: str, history: Sequence[Turn], k: int | None = None, *, use_model: bool = True
+    ) -> SearchResult:
+        started = time.perf_counter()
+        query = await self.standalone_query(text, history, use_model=use_model)
         # A follow-up is searched both as rewritten and as written: a rewrite can drift to the earlier topic. A
         # translated question only in English: its own words match nothing in the corpus but push noise up.
         also = [text] if query != text and is_english(text) else []
-        return await asyncio.to_thread(lambda: self.retriever.search(query, k, also=also))
+        result = await asyncio.to_thread(lambda: self.retriever.search(query, k, also=also))
+        self.observer.retrieval(time.perf_counter() - started)
+        return result
 
     def ask(self, question: str, history: Sequence[Turn] = (), *, guild_id: int | None = None) -> AnswerStream:
         """The answer in progress: iterate it for the live text, or await it for the Answer."""
@@ -155,10 +169,13 @@ class RagService:
         if (faq := await self.match_faq(text, guild_id)) is not None:
             yield Final(self._dated(faq))
             return
-        result = await self._retrieve(text, history)
+        spent = await self.over_budget(guild_id)  # before any model call, the follow-up rewrite included
+        result = await self._retrieve(text, history, use_model=not spent)
         english = is_english(text)
-        if self.chat is None:
+        if self.chat is None or spent:
             answer = await asyncio.to_thread(extractive_answer, text, result, self.index)
+            if spent and not answer.refused:
+                answer = dataclasses.replace(answer, notes=(*answer.notes, BUDGET_NOTE))
             yield Final(self._dated(answer if english else english_only(answer)))
             return
         if not result.relevant:
@@ -166,9 +183,22 @@ class RagService:
             return
         async for event in generate(text, history, result, self.chat, self.llm, self.index):
             if isinstance(event, Final):
+                if event.answer.usage is not None:
+                    self.observer.tokens(event.answer.model, event.answer.usage)
                 yield Final(self._dated(event.answer if english else unchecked_language(event.answer)))
             else:
                 yield event
+
+    async def over_budget(self, guild_id: int | None) -> bool:
+        """The server has used its daily token budget (never true without a budget or outside a server)."""
+        budget = self.llm.daily_tokens_per_guild
+        if budget is None or guild_id is None or self.spend is None or self.chat is None:
+            return False
+        if await self.spend.tokens_since(guild_id, day_start()) < budget:
+            return False
+        log.info("guild %s used its daily budget of %d tokens: answering extractively", guild_id, budget)
+        self.observer.budget_exhausted()
+        return True
 
     def extractive(self, question: str, result: SearchResult) -> Answer:
         """The answer given without a model, for `result` (blocking: it embeds sentences)."""
@@ -186,14 +216,14 @@ class RagService:
             return None
         return Answer(entry.answer, entry.citations, bool(entry.citations), False, "faq", faq_id=entry.id)
 
-    async def standalone_query(self, question: str, history: Sequence[Turn]) -> str:
+    async def standalone_query(self, question: str, history: Sequence[Turn], *, use_model: bool = True) -> str:
         """A follow-up ("and what did Trump say?") as a self-contained search query; a question in another
         language as an English one (the corpus is English), when a model can translate it."""
         earlier = [t for t in history if t.role == "user"]
         english = is_english(question)
         if not earlier and english:
             return question
-        if self.chat is not None and (self.llm.rewrite_followups or not english):
+        if self.chat is not None and use_model and (self.llm.rewrite_followups or not english):
             try:
                 rewritten = await self.chat.complete(rewrite_messages(question, history), max_tokens=80)
                 rewritten = " ".join(clean_text(rewritten).split())
@@ -221,6 +251,8 @@ def build_service(
     chat: ChatModel | None = None,
     faqs: ApprovedAnswers | None = None,
     index: Index | None = None,
+    spend: TokenLedger | None = None,
+    observer: Observer = NULL_OBSERVER,
 ) -> RagService:
     """Open the index under the data dir (unless given), build the chat model (if configured) and the service."""
     index = index if index is not None else open_index(settings, embedder=embedder)
@@ -230,9 +262,11 @@ def build_service(
         chunking=settings.chunking,
         corpus_dir=settings.corpus_dir,
         llm=settings.llm,
-        chat=chat if chat is not None else build_chat_model(settings.llm),
+        chat=chat if chat is not None else build_chat_model(settings.llm, observer=observer),
         faqs=faqs,
         max_file_bytes=settings.ingest.max_file_bytes,
+        spend=spend,
+        observer=observer,
     )
 
 

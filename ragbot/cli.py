@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
+import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -19,8 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rag.errors import ConfigError, RagError, UserFacingError
+from rag.observe import current_answer_id
 from rag.redact import install_redaction, scrub
 from rag.text import clean_text
+from ragbot.logs import configure_logging
 from ragbot.startup import plural
 from ragbot.terminal import answer_json, render_answer, render_stats, search_json
 
@@ -71,10 +73,7 @@ def _settings() -> Settings:
     for warning in variable_warnings():
         err.print(f"[yellow]warning:[/] {warning}")
     quiet_third_party()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("ragbot").setLevel(settings.log_level)
-    for noisy in ("chromadb", "httpx", "bm25s", "onnxruntime"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    configure_logging(settings)  # text or JSON lines (RAGBOT_LOG_FORMAT), with the answer id
     install_redaction(settings)  # every log line and error line from here on has the configured secrets masked
     return settings
 
@@ -235,6 +234,7 @@ async def _ask(service: RagService, question: str, *, live: bool) -> Answer:
     from rich.spinner import Spinner
     from rich.text import Text
 
+    current_answer_id.set(secrets.token_hex(6))  # ties this question's log lines together (RAGBOT_LOG_FORMAT=json)
     stream = service.ask(question)
     if not live:
         return await stream
@@ -370,13 +370,23 @@ def stats(
     """Questions, refusals, ungrounded answers, votes and latency; the questions the corpus fails."""
     import datetime as dt
 
+    from rag.budget import day_start, spend_text
+
     settings = _settings()
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
-    report = _guard(lambda: asyncio.run(_with_db(settings, lambda db: db.stats(guild, since))))
+
+    async def read(db: Database) -> tuple[Any, int]:
+        return await db.stats(guild, since), await db.tokens_since(guild, day_start())
+
+    report, today = _guard(lambda: asyncio.run(_with_db(settings, read)))
+    budget = settings.llm.daily_tokens_per_guild
     if as_json:
-        print(json.dumps(asdict(report) | {"days": days}, ensure_ascii=False, default=str))
-    else:
-        out.print(render_stats(report, days), markup=False)
+        spend = {"tokens_today": today, "daily_tokens_per_guild": budget}
+        print(json.dumps(asdict(report) | {"days": days} | spend, ensure_ascii=False, default=str))
+        return
+    # The budget is per server: against all servers together only the total means something.
+    spent = spend_text(today, budget) if guild is not None else f"{today:,} tokens in all servers"
+    out.print(render_stats(report, days, spend=spent), markup=False)
 
 
 @app.command()

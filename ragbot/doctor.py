@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag.errors import RagError
+from ragbot.startup import plural
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -57,7 +58,9 @@ def _check_corpus(corpus: Path) -> Check:
 
     files = [p for p in corpus.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES] if corpus.is_dir() else []
     return Check(
-        "corpus", bool(files), f"{len(files)} source files in {corpus}" if files else f"no sources in {corpus}"
+        "corpus",
+        bool(files),
+        f"{plural(len(files), 'source file')} in {corpus}" if files else f"no sources in {corpus}",
     )
 
 
@@ -72,7 +75,7 @@ def _check_index(settings: Settings, embedder: Embedder | None) -> list[Check]:
             index.check_embedder()
             checks.append(Check("vector store", True, f"{index.store.location}, {index.store.count()} vectors"))
         documents, chunks = len(index.catalog.documents()), index.catalog.chunk_count()
-        detail = f"{documents} sources, {chunks} chunks" if chunks else "empty: run `ragbot ingest`"
+        detail = f"{plural(documents, 'source')}, {plural(chunks, 'chunk')}" if chunks else "empty: run `ragbot ingest`"
         checks.append(Check("index", chunks > 0, detail))
         index.close()
     except RagError as exc:

@@ -1,20 +1,24 @@
-"""`ragbot run`: opens the app (database and service) through the wiring, starts the bot with its
-dependencies passed keyword-only, and shuts down cleanly on SIGINT/SIGTERM."""
+"""`ragbot run`: opens the monitoring endpoints and the app (database and service) through the wiring, starts the
+bot with its dependencies passed keyword-only, and shuts down cleanly on SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 import discord
 
 from bot.client import create_bot
 from rag.errors import ConfigError
+from ragbot.metrics import Metrics
+from ragbot.monitoring import Readiness, serve_monitoring
 from ragbot.wiring import open_app
 
 if TYPE_CHECKING:
+    from bot.client import RagBot
     from rag.config import Settings
 
 log = logging.getLogger(__name__)
@@ -24,24 +28,37 @@ async def run_bot(settings: Settings) -> None:
     token = settings.discord.token
     if token is None or not token.get_secret_value().strip():
         raise ConfigError("RAGBOT_DISCORD__TOKEN: not set (the bot token from the Discord developer portal)")
-    async with open_app(settings) as app:
+    metrics = Metrics.for_llm(settings.llm)
+    readiness = Readiness()
+    async with AsyncExitStack() as stack:
+        # First, so /healthz answers and /readyz says "index not loaded" while a first ingest runs.
+        await stack.enter_async_context(serve_monitoring(settings.metrics, metrics, readiness))
+        app = await stack.enter_async_context(open_app(settings, observer=metrics))
+        readiness.db = app.db
         report = await app.service.prepare()
         if report is not None:
             log.warning("indexed the corpus: %s", report.summary())
-        bot = create_bot(service=app.service, config=settings.discord, db=app.db)
-        loop = asyncio.get_running_loop()
+        readiness.index_loaded = True
+        bot = create_bot(service=app.service, config=settings.discord, db=app.db, observer=metrics)
+        metrics.watch(bot)
+        readiness.bot = bot
+        await _serve(bot, token.get_secret_value())
+
+
+async def _serve(bot: RagBot, token: str) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+    try:
+        async with bot:
+            await bot.start(token)
+    except discord.LoginFailure:
+        raise ConfigError("RAGBOT_DISCORD__TOKEN: Discord rejected the token") from None
+    except discord.PrivilegedIntentsRequired:
+        raise ConfigError(
+            "the Message Content intent is not enabled for this bot: enable it in the developer portal"
+            " (Bot > Privileged Gateway Intents) or set RAGBOT_DISCORD__MESSAGE_CONTENT=false"
+        ) from None
+    finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
-        try:
-            async with bot:
-                await bot.start(token.get_secret_value())
-        except discord.LoginFailure:
-            raise ConfigError("RAGBOT_DISCORD__TOKEN: Discord rejected the token") from None
-        except discord.PrivilegedIntentsRequired:
-            raise ConfigError(
-                "the Message Content intent is not enabled for this bot: enable it in the developer portal"
-                " (Bot > Privileged Gateway Intents) or set RAGBOT_DISCORD__MESSAGE_CONTENT=false"
-            ) from None
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+            loop.remove_signal_handler(sig)

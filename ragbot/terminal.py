@@ -68,7 +68,7 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
 
-def render_stats(report: Stats, days: int) -> str:
+def render_stats(report: Stats, days: int, *, spend: str = "") -> str:
     latency = (
         f"{report.median_latency_ms:.0f} ms median, {report.p95_latency_ms:.0f} ms p95"
         if report.median_latency_ms is not None and report.p95_latency_ms is not None
@@ -81,6 +81,8 @@ def render_stats(report: Stats, days: int) -> str:
         f"  votes: {report.up} up, {report.down} down ({_percent(report.up_ratio)} up)",
         f"  latency: {latency}",
     ]
+    if spend:
+        lines.append(f"  model tokens today: {spend}")
     for title, rows in (("Most refused (gaps in the corpus)", report.top_refused), ("Most 👎", report.top_downvoted)):
         if rows:
             lines += ["", title + ":", *(f"  {count}× {question}" for question, count in rows)]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag.index import open_index
+from rag.observe import NULL_OBSERVER, Observer
 from rag.service import RagService, build_service
 
 if TYPE_CHECKING:
@@ -38,16 +39,21 @@ async def open_database(settings: Settings) -> AsyncIterator[Database]:
 
 @asynccontextmanager
 async def open_service(
-    settings: Settings, *, chat: ChatModel | None = None, db: Database | None = None
+    settings: Settings,
+    *,
+    chat: ChatModel | None = None,
+    db: Database | None = None,
+    observer: Observer = NULL_OBSERVER,
 ) -> AsyncIterator[RagService]:
-    """The service on the index under the data dir; with a database, its FAQ entries answer first."""
+    """The service on the index under the data dir; with a database, its FAQ entries answer first and its answer
+    log holds each server's token spend (for RAGBOT_LLM__DAILY_TOKENS_PER_GUILD)."""
     index = open_index(settings)
     faqs = None
     if db is not None:
         from curation.faq import FaqBook
 
         faqs = FaqBook(db, index.embedder, settings.faq.threshold)
-    service = build_service(settings, index=index, chat=chat, faqs=faqs)
+    service = build_service(settings, index=index, chat=chat, faqs=faqs, spend=db, observer=observer)
     try:
         yield service
     finally:
@@ -55,8 +61,10 @@ async def open_service(
 
 
 @asynccontextmanager
-async def open_app(settings: Settings, *, chat: ChatModel | None = None) -> AsyncIterator[App]:
+async def open_app(
+    settings: Settings, *, chat: ChatModel | None = None, observer: Observer = NULL_OBSERVER
+) -> AsyncIterator[App]:
     async with AsyncExitStack() as stack:
         db = await stack.enter_async_context(open_database(settings))
-        service = await stack.enter_async_context(open_service(settings, chat=chat, db=db))
+        service = await stack.enter_async_context(open_service(settings, chat=chat, db=db, observer=observer))
         yield App(service=service, db=db)

@@ -15,6 +15,7 @@ from bot.admin_rendering import render_reindex, render_sources_page, render_stat
 from bot.paging import PER_PAGE, Page, clamp_page, edit_page, page_count, send_page
 from bot.permissions import NOT_ADMINISTRATOR, NOT_MODERATOR, is_administrator, is_moderator
 from bot.replies import reply, report_error
+from rag.budget import day_start, spend_text
 
 if TYPE_CHECKING:
     from bot.client import RagBot
@@ -48,7 +49,9 @@ class AdminCog(commands.Cog, name="Admin"):
         assert interaction.guild_id is not None
         since = datetime.now(UTC) - timedelta(days=days)
         stats = await self.bot.db.stats(interaction.guild_id, since)
-        await reply(interaction, render_stats(stats, days))
+        today = await self.bot.db.tokens_since(interaction.guild_id, day_start())
+        spend = spend_text(today, self.bot.service.llm.daily_tokens_per_guild)
+        await reply(interaction, render_stats(stats, days, spend=spend))
 
     @app_commands.command(name="sources", description="The sources the bot answers from, with their dates.")
     @app_commands.describe(page="Which page to show (default: the first)")

@@ -17,6 +17,7 @@ from bot.rendering import SEARCHING
 
 if TYPE_CHECKING:
     from bot.client import RagBot
+    from rag.observe import Entry
     from rag.prompting import Turn
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,8 @@ class AskCog(commands.Cog):
         self.bot.in_flight.add(asyncio.current_task())  # type: ignore[arg-type]  # shutdown waits from here on
         history = await self._history(message, bot_user.id, in_own_thread, replied)
         target = MessageTarget(message.channel, message)
-        asker = Asker(message.author.id, message.guild.id if message.guild else None, message.channel.id)
+        entry: Entry = "thread" if in_own_thread else "reply" if replied else "mention"
+        asker = Asker(message.author.id, message.guild.id if message.guild else None, message.channel.id, entry)
         answer = await self._answer(question, history, target, asker)
         if answer is not None and mentioned and not replied and not in_own_thread:
             await self._open_thread(target, question)
@@ -105,8 +107,10 @@ class AskCog(commands.Cog):
                     db=self.bot.db,
                     asker=asker,
                     interval=self.bot.config.edit_interval,
+                    observer=self.bot.observer,
                 )
         except QueueFull:
+            self.bot.observer.question("busy", asker.entry, 0.0)
             await target.fail(BUSY)
             return None
         finally:

@@ -265,6 +265,21 @@ class Database:
         async with self._writing() as session:
             session.add(row)
 
+    async def tokens_since(self, guild_id: int | None, since: datetime) -> int:
+        """Prompt + completion tokens of the guild's (None: every guild's) logged answers from `since` on: its
+        model spend (the core's `TokenLedger`). Follow-up rewrites are short and not logged: not counted."""
+        total = func.coalesce(func.sum(AnswerLog.prompt_tokens + AnswerLog.completion_tokens), 0)
+        query = select(total).where(AnswerLog.at >= since)
+        if guild_id is not None:
+            query = query.where(AnswerLog.guild_id == guild_id)
+        async with self._reading() as session:
+            return int(await session.scalar(query) or 0)
+
+    async def ping(self) -> None:
+        """Raises DatabaseError when the database cannot be reached (a readiness check)."""
+        async with self._reading() as session:
+            await session.execute(select(1))
+
     async def get_answer(self, answer_id: str, *, guild_id: int | None) -> StoredAnswer | None:
         """A logged answer, only where it was given (guild_id None: a DM); None when unknown there."""
         where = AnswerLog.guild_id.is_(None) if guild_id is None else AnswerLog.guild_id == guild_id

@@ -11,6 +11,7 @@ __all__ = ["ChatEvent", "ChatModel", "Delta", "Message", "ServedBy", "StreamCut"
 
 if TYPE_CHECKING:
     from rag.config import LLMSettings
+    from rag.observe import Observer
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
@@ -34,15 +35,18 @@ class ChatModel(Protocol):
     async def aclose(self) -> None: ...
 
 
-def build_chat_model(settings: LLMSettings) -> ChatModel | None:
-    """The configured model (with its fallbacks), or None when no provider is configured."""
+def build_chat_model(settings: LLMSettings, *, observer: Observer | None = None) -> ChatModel | None:
+    """The configured model (with its fallbacks), or None when no provider is configured. `observer` hears
+    about every request, retry and fallback."""
     if settings.provider == "none":
         return None  # before the imports: the openai SDK alone costs ~0.7 s of start-up
     from rag.llm.fallback import FallbackChatModel
     from rag.llm.openai_chat import OpenAIChatModel
+    from rag.observe import NULL_OBSERVER
 
-    primary = OpenAIChatModel.from_settings(settings, settings)
+    seen = observer or NULL_OBSERVER
+    primary = OpenAIChatModel.from_settings(settings, settings, observer=seen)
     if not settings.fallbacks:
         return primary
-    backups = [OpenAIChatModel.from_settings(endpoint, settings) for endpoint in settings.fallbacks]
-    return FallbackChatModel([primary, *backups])
+    backups = [OpenAIChatModel.from_settings(endpoint, settings, observer=seen) for endpoint in settings.fallbacks]
+    return FallbackChatModel([primary, *backups], observer=seen)

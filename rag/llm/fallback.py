@@ -7,15 +7,17 @@ from collections.abc import AsyncIterator, Sequence
 
 from rag.errors import BackendError
 from rag.llm import ChatEvent, ChatModel, Message, ServedBy
+from rag.observe import NULL_OBSERVER, Observer
 
 log = logging.getLogger(__name__)
 
 
 class FallbackChatModel:
-    def __init__(self, models: Sequence[ChatModel]) -> None:
+    def __init__(self, models: Sequence[ChatModel], *, observer: Observer = NULL_OBSERVER) -> None:
         if not models:
             raise ValueError("a fallback chain needs at least one model")
         self.models = list(models)
+        self.observer = observer
 
     @property
     def name(self) -> str:
@@ -41,6 +43,7 @@ class FallbackChatModel:
                 failures.append(str(exc))
                 continue
             if position:
+                self.observer.fallback_used()
                 yield ServedBy(model.name, failures[-1])
             yield first
             async for event in stream:
@@ -50,9 +53,13 @@ class FallbackChatModel:
 
     async def complete(self, messages: Sequence[Message], *, max_tokens: int) -> str:
         failures: list[str] = []
-        for model in self.models:
+        for position, model in enumerate(self.models):
             try:
-                return await model.complete(messages, max_tokens=max_tokens)
+                reply = await model.complete(messages, max_tokens=max_tokens)
             except BackendError as exc:
                 failures.append(str(exc))
+                continue
+            if position:
+                self.observer.fallback_used()
+            return reply
         raise BackendError("every configured model failed: " + " | ".join(failures))

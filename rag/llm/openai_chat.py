@@ -16,6 +16,7 @@ from rag.errors import BackendError, ConfigError
 from rag.llm import ChatEvent, Delta, Message, StreamCut, Thinking, UsageReport
 from rag.llm.presets import PRESETS, Preset
 from rag.llm.think import ThinkSplitter, strip_think
+from rag.observe import NULL_OBSERVER, Observer
 from rag.redact import redact
 from rag.retry import RetryPolicy, describe_api_error
 from rag.types import Usage
@@ -54,6 +55,7 @@ class OpenAIChatModel:
         model: str | None,
         api_key: str,
         settings: LLMSettings,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
         self.provider = provider
         self.preset = preset
@@ -66,12 +68,14 @@ class OpenAIChatModel:
             timeout=openai.Timeout(settings.read_timeout, connect=settings.connect_timeout),
             max_retries=0,  # rag.retry says why its policy runs instead of the SDK's
         )
-        self._retry = RetryPolicy(settings.max_retries, settings.max_wait)
+        self._retry = RetryPolicy(settings.max_retries, settings.max_wait, observer=observer, provider=provider)
         self._secrets = (api_key,)
         self._model_lock = asyncio.Lock()
 
     @classmethod
-    def from_settings(cls, endpoint: LLMEndpoint, settings: LLMSettings) -> OpenAIChatModel:
+    def from_settings(
+        cls, endpoint: LLMEndpoint, settings: LLMSettings, *, observer: Observer = NULL_OBSERVER
+    ) -> OpenAIChatModel:
         preset = PRESETS.get(endpoint.provider)
         if preset is None:
             raise ConfigError(f"RAGBOT_LLM__PROVIDER: unknown provider {endpoint.provider!r}")
@@ -90,6 +94,7 @@ class OpenAIChatModel:
             model=endpoint.model,
             api_key=key,
             settings=settings,
+            observer=observer,
         )
 
     @property

@@ -27,20 +27,26 @@ async def harness_factory(
     stack = contextlib.AsyncExitStack()
 
     async def make(
-        *, model: bool = True, setup: Callable[[FakeDiscord], dict[str, Any]] | None = None, **discord: Any
+        *,
+        model: bool = True,
+        setup: Callable[[FakeDiscord], dict[str, Any]] | None = None,
+        llm_options: dict[str, Any] | None = None,
+        **discord: Any,
     ) -> Harness:
         """`setup` shapes the fake world before the bot connects (a second guild, a role) and returns
-        settings that depend on it (guild_ids, moderator_role_ids)."""
+        settings that depend on it (guild_ids, moderator_role_ids); `llm_options` adds RAGBOT_LLM__* settings."""
         fake_discord = await stack.enter_async_context(FakeDiscord())
         stack.enter_context(fake_discord.patch_discord())
         fake_model = await stack.enter_async_context(FakeOpenAI())
         llm = {"provider": "custom", "base_url": fake_model.base_url, "model": "fake-chat", "max_retries": 1}
+        llm |= llm_options or {}
         options = {"guild_ids": [fake_discord.guild_id], "cooldown_questions": 50, "edit_interval": 0.3} | discord
         if setup is not None:
             options |= setup(fake_discord)
         settings = make_settings(llm=llm if model else {}, discord=options)
         db = await Database.open(f"sqlite+aiosqlite:///{tmp_path / f'ragbot-{len(made)}.sqlite3'}")
-        service = build_service(settings, embedder=embedder, faqs=FaqBook(db, embedder, settings.faq.threshold))
+        faqs = FaqBook(db, embedder, settings.faq.threshold)
+        service = build_service(settings, embedder=embedder, faqs=faqs, spend=db)  # as ragbot.wiring does
         service.prepare_sync()
         harness = Harness(fake_discord, fake_model, settings, service, db)
         made.append(harness)

@@ -50,12 +50,16 @@ def test_a_question_needs_no_chroma_once_the_snapshot_exists(
     ingest(index, [article_corpus], settings.chunking)
     through_store = Retriever(index, settings.retrieval).search("Who founded DeepSeek?")  # writes the snapshot
     index.close()
+    # The candidates' sentence vectors were kept on disk too: the next process reads them, embeds none again.
+    kept = {f: f.stat().st_mtime_ns for f in (settings.data_dir / "sentences").rglob("*.npy")}
+    assert len(kept) >= settings.retrieval.k
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")}
     script = [sys.executable, "-c", _QUESTION_IN_A_FRESH_PROCESS, str(settings.data_dir), str(model_dir)]
     shown = json.loads(subprocess.run(script, capture_output=True, text=True, env=env, check=True).stdout)
     assert shown["chromadb"] is False and shown["missing"] == 0 and shown["relevant"]
     assert "Liang Wenfeng" in shown["top"] and shown["top"] == through_store.passages[0].chunk.text
     assert abs(shown["similarity"] - through_store.passages[0].dense_similarity) < 1e-5  # same cosine as chroma's
+    assert {f: f.stat().st_mtime_ns for f in (settings.data_dir / "sentences").rglob("*.npy")} == kept
 
 
 def test_the_snapshot_follows_ingestion(
@@ -74,3 +78,16 @@ def test_the_snapshot_follows_ingestion(
     assert result.relevant and result.passages[0].chunk.source.id == "capybaras"
     saved = json.loads((settings.data_dir / "vectors" / "vectors.json").read_text())
     assert saved["generation"] == index.catalog.generation and len(saved["ids"]) == len(index.catalog.all_chunk_ids())
+
+
+def test_sentence_similarities_reuse_vectors_kept_on_disk(
+    make_settings: Callable[..., Settings], embedder: OnnxEmbedder
+) -> None:
+    settings = make_settings()
+    sentences = ["Liang Wenfeng founded DeepSeek in 2023.", "The H800 was sold in China from March 2023."]
+    first = open_index(settings, embedder=embedder).similarity("Who founded DeepSeek?", sentences)
+    kept = {f: f.stat().st_mtime_ns for f in (settings.data_dir / "sentences").rglob("texts/*.npy")}
+    assert len(kept) == 2  # the sources' sentences, not the question
+    again = open_index(settings, embedder=embedder).similarity("Who founded DeepSeek?", sentences)
+    assert again == first and first[0] > first[1]
+    assert {f: f.stat().st_mtime_ns for f in (settings.data_dir / "sentences").rglob("texts/*.npy")} == kept

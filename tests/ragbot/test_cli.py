@@ -106,7 +106,7 @@ def test_ingest_sources_and_doctor(env: dict[str, str], tmp_path: Path, article_
     doctor = run(["doctor"], env, tmp_path)
     assert doctor.returncode == 0, doctor.stdout
     assert "OK   embedding model: onnx:all-MiniLM-L6-v2, 384 dimensions" in doctor.stdout
-    assert "OK   index: 1 sources" in doctor.stdout
+    assert "OK   index: 1 source, " in doctor.stdout
     missing = run(["doctor"], env | {"RAGBOT_EMBEDDING__MODEL_DIR": str(tmp_path / "nowhere")}, tmp_path)
     # Without a model ragbot still answers (keywords only): a warning, not a failure.
     assert missing.returncode == 0 and "WARN embedding model" in missing.stdout and "lacks model.onnx" in missing.stdout
