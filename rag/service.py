@@ -163,23 +163,24 @@ class RagService:
     ) -> AsyncIterator[AnswerEvent]:
         """Thinking / Delta events while a model generates, then Final(Answer). A question matching one of
         the guild's moderator-approved FAQ entries gets that entry at once; nothing relevant in the sources:
-        a refusal, without calling the model; no model configured: the extractive answer."""
+        a refusal, without calling the model; no model configured: the extractive answer (saying, for a question
+        not in English, that only English is understood)."""
         text = validate_question(question, self.retrieval.max_question_chars)
         if (faq := await self.match_faq(text, guild_id)) is not None:
             yield Final(self._dated(faq))
             return
         spent = await self.over_budget(guild_id)  # before any model call, the follow-up rewrite included
         result = await self._retrieve(text, history, use_model=not spent)
+        english = is_english(text)
         if self.chat is None or spent:
             answer = await asyncio.to_thread(extractive_answer, text, result, self.index)
             if spent and not answer.refused:
                 answer = dataclasses.replace(answer, notes=(*answer.notes, BUDGET_NOTE))
-            yield Final(self._dated(answer if is_english(text) else english_only(answer)))
+            yield Final(self._dated(answer if english else english_only(answer)))
             return
         if not result.relevant:
             yield Final(refusal(result, mode="generative"))
             return
-        english = is_english(text)
         async for event in generate(text, history, result, self.chat, self.llm, self.index):
             if isinstance(event, Final):
                 if event.answer.usage is not None:
