@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from rag.errors import ConfigError
 
 ENV_PREFIX = "RAGBOT_"
 DEFAULT_CHROMA_MODEL_DIR = Path.home() / ".cache" / "chroma" / "onnx_models" / "all-MiniLM-L6-v2" / "onnx"
+_SECRET_FIELDS = {"api_key", "token", "url"}  # their values are never echoed in an error
+
+
+def _clean_secret(value: Any) -> Any:
+    """A pasted secret often carries a line break or spaces around it: strip them. One inside it cannot be meant
+    (it would also reach an HTTP header as is): refuse it, without echoing the value."""
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if not isinstance(raw, str):
+        return value
+    raw = raw.strip()
+    if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in raw):
+        raise ValueError("contains a space, line break or control character inside it; paste the value again")
+    return raw
+
+
+Secret = Annotated[SecretStr, BeforeValidator(_clean_secret)]
 
 
 class EmbeddingSettings(BaseModel):
@@ -24,7 +41,7 @@ class EmbeddingSettings(BaseModel):
     # OpenAI-compatible /v1/embeddings backend.
     base_url: str = "https://api.openai.com/v1"
     model: str = "text-embedding-3-small"
-    api_key: SecretStr | None = None
+    api_key: Secret | None = None
     timeout: float = Field(30.0, gt=0)
 
 
@@ -71,13 +88,14 @@ class LLMEndpoint(BaseModel):
     provider: Provider = "none"
     base_url: str | None = None
     model: str | None = None  # unset: the first model the server lists (local servers, DeepSeek)
-    api_key: SecretStr | None = None
+    api_key: Secret | None = None
 
 
 class LLMSettings(LLMEndpoint):
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(120.0, gt=0)  # longest wait for the next streamed piece
-    max_retries: int = Field(3, ge=0, le=10)
+    max_retries: int = Field(3, ge=0, le=10)  # per model and question: at most max_retries + 1 requests
+    max_wait: float = Field(20.0, ge=0, le=600)  # no retry starts later than this after a model's first request
     max_tokens: int = Field(800, ge=16, le=32768)  # answer length
     temperature: float = Field(0.2, ge=0, le=2)
     context_window: int = Field(32768, ge=1024)  # the model's context, in tokens (counted with tiktoken)
@@ -99,7 +117,7 @@ class LLMSettings(LLMEndpoint):
 
 
 class DiscordSettings(BaseModel):
-    token: SecretStr | None = None
+    token: Secret | None = None
     shards: str | None = None  # "auto" or a number: AutoShardedBot, for bots in many servers
     guild_ids: list[int] = Field(default_factory=list)  # sync slash commands to these guilds at once
     allowed_channels: list[int] = Field(default_factory=list)  # empty: every channel the bot can see
@@ -125,7 +143,7 @@ class DiscordSettings(BaseModel):
 
 class DatabaseSettings(BaseModel):
     # Unset: SQLite at <data_dir>/ragbot.sqlite3. postgresql+asyncpg://user:pass@host/db for several bot processes.
-    url: SecretStr | None = None  # a secret: a PostgreSQL URL carries its password
+    url: Secret | None = None  # a secret: a PostgreSQL URL carries its password
     echo: bool = False  # log every SQL statement (debugging)
 
 
@@ -164,7 +182,8 @@ def describe_validation_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     name = _variable_name(tuple(err["loc"])) if err["loc"] else "configuration"
     value = err.get("input")
-    shown = f" (got {value!r})" if isinstance(value, str | int | float) and len(str(value)) < 80 else ""
+    secret = bool(set(map(str, err["loc"])) & _SECRET_FIELDS)
+    shown = f" (got {value!r})" if isinstance(value, str | int | float) and len(str(value)) < 80 and not secret else ""
     message = str(err["msg"]).removeprefix("Value error, ")
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
     return f"{name}: {message}{shown}{more}"

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from rag.config import Settings, load_settings
 from rag.errors import ConfigError, RagError, UserFacingError
+from rag.redact import install_redaction, scrub
 from ragbot.terminal import answer_json, render_answer, render_stats, search_json
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ T = TypeVar("T")
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    err.print(f"[bold red]error:[/] {scrub(message)}", markup=True, highlight=False)
     return typer.Exit(code)
 
 
@@ -54,6 +55,7 @@ def _settings() -> Settings:
     logging.getLogger("ragbot").setLevel(settings.log_level)
     for noisy in ("chromadb", "httpx", "bm25s", "onnxruntime"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    install_redaction(settings)  # every log line and error line from here on has the configured secrets masked
     return settings
 
 

@@ -1,14 +1,13 @@
 """A ChatModel over the official openai SDK: any OpenAI-compatible server (OpenAI, DeepSeek, Ollama, vLLM, ...).
-Retries live here and only here: 429, 5xx and connection errors, with backoff, jitter and Retry-After."""
+Retries follow the one policy in `rag.retry`; a streamed reply counts as sent once its first piece has arrived."""
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import random
-import time
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import openai
@@ -17,6 +16,8 @@ from rag.errors import BackendError, ConfigError
 from rag.llm import ChatEvent, Delta, Message, StreamCut, Thinking, UsageReport
 from rag.llm.presets import PRESETS, Preset
 from rag.llm.think import ThinkSplitter, strip_think
+from rag.redact import redact
+from rag.retry import RetryPolicy, describe_api_error
 from rag.types import Usage
 
 if TYPE_CHECKING:
@@ -24,9 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_MAX_BACKOFF = 20.0
-_MAX_RETRY_AFTER = 60.0
-_NO_RETRY_HINTS = {
+_HINTS = {
     400: "the request was rejected (400)",
     401: "the API key was rejected (401): check RAGBOT_LLM__API_KEY",
     402: "the account has insufficient balance (402): top it up with the provider",
@@ -36,56 +35,13 @@ _NO_RETRY_HINTS = {
 }
 
 
-def retry_after_seconds(headers: Any) -> float | None:
-    """Seconds to wait from Retry-After (seconds or an HTTP date) or retry-after-ms; None if absent or odd."""
-    if headers is None:
-        return None
-    if (ms := headers.get("retry-after-ms")) is not None:
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+@dataclass(slots=True)
+class _Opened:
+    """A stream whose first piece has arrived (or that ended without one): from here on it is not retried."""
 
-
-def backoff_delay(attempt: int, retry_after: float | None) -> float:
-    if retry_after is not None:
-        return float(min(retry_after, _MAX_RETRY_AFTER)) + random.uniform(0, 0.1)
-    base = min(_MAX_BACKOFF, 0.5 * 2.0**attempt)
-    return base / 2 + random.uniform(0, base / 2)  # "equal jitter": spread out, never zero
-
-
-def classify(exc: Exception, where: str) -> BackendError:
-    """An SDK error as a BackendError saying what an operator should do."""
-    if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        retryable = status == 429 or status >= 500
-        hint = _NO_RETRY_HINTS.get(status) or (
-            "rate limited (429)" if status == 429 else f"the server failed ({status})"
-        )
-        detail = _error_message(exc)
-        return BackendError(f"{where}: {hint}{': ' + detail if detail else ''}", status=status, retryable=retryable)
-    if isinstance(exc, openai.APITimeoutError):
-        return BackendError(f"{where}: timed out", retryable=True)
-    if isinstance(exc, openai.APIConnectionError):
-        return BackendError(f"{where}: cannot connect ({exc.__cause__ or exc})", retryable=True)
-    return BackendError(f"{where}: {type(exc).__name__}: {exc}")
-
-
-def _error_message(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])[:300]
-    return ""
+    response: Any
+    splitter: ThinkSplitter
+    first: list[ChatEvent] = field(default_factory=list)
 
 
 class OpenAIChatModel:
@@ -108,8 +64,10 @@ class OpenAIChatModel:
             base_url=base_url,
             api_key=api_key or "not-needed",  # local servers take any key; the SDK insists on one
             timeout=openai.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-            max_retries=0,  # retries are ours, so Retry-After, jitter and the no-retry list are in one place
+            max_retries=0,  # rag.retry says why its policy runs instead of the SDK's
         )
+        self._retry = RetryPolicy(settings.max_retries, settings.max_wait)
+        self._secrets = (api_key,)
         self._model_lock = asyncio.Lock()
 
     @classmethod
@@ -142,10 +100,7 @@ class OpenAIChatModel:
         await self._client.close()
 
     async def list_models(self) -> list[str]:
-        try:
-            page = await self._client.models.list()
-        except openai.APIError as exc:
-            raise classify(exc, f"{self.provider} GET /models") from exc
+        page = await self._retry.run(self._client.models.list, partial(self._describe, "GET /models"))
         return [m.id for m in page.data]
 
     async def model(self) -> str:
@@ -174,64 +129,63 @@ class OpenAIChatModel:
             request["extra_body"] = {"thinking": {"type": "disabled"}}
         return request
 
-    async def _create(self, request: dict[str, Any]) -> Any:
-        attempt = 0
-        while True:
-            try:
-                return await self._client.chat.completions.create(**request)
-            except openai.APIError as exc:
-                error = classify(exc, f"{self.provider} {request['model']}")
-                if not error.retryable or attempt >= self._settings.max_retries:
-                    raise error from exc
-                wait = backoff_delay(
-                    attempt, retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None))
-                )
-                log.warning("%s; retrying in %.1f s (%d/%d)", error, wait, attempt + 1, self._settings.max_retries)
-                await asyncio.sleep(wait)
-                attempt += 1
+    def _describe(self, what: str, exc: Exception) -> BackendError:
+        return describe_api_error(exc, f"{self.provider} {what}", secrets=self._secrets, hints=_HINTS)
+
+    def _describe_opening(self, model: str, exc: Exception) -> BackendError:
+        error = self._describe(model, exc)
+        if isinstance(exc, openai.APIStatusError) or error.retryable:
+            return error
+        # Anything else before the first piece (an unparsable chunk, an error event in the stream) is the server
+        # failing mid-request, like a 5xx: worth another attempt from the same budget.
+        return BackendError(f"{error.args[0]} (the stream failed before any output)", retryable=True)
+
+    async def _open(self, request: dict[str, Any]) -> _Opened:
+        """Send the request and read up to the first piece of output: until then a failure is a failed attempt."""
+        response = await self._client.chat.completions.create(**request)
+        opened = _Opened(response, ThinkSplitter())
+        try:
+            while not _has_output(opened.first):
+                try:
+                    chunk = await anext(response)
+                except StopAsyncIteration:
+                    opened.first.extend(_flush(opened.splitter))
+                    break
+                opened.first.extend(_events(chunk, opened.splitter))
+        except BaseException:
+            await response.close()
+            raise
+        return opened
 
     async def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None) -> AsyncIterator[ChatEvent]:
-        """Retries (like `_create`) also cover a stream that fails before its first piece; once output has
+        """Failures before the first piece are retried within one budget (see rag.retry); once output has
         started, a failure ends the stream with StreamCut instead: what the user saw stays."""
         model = await self.model()
         request = self._request(model, messages, max_tokens or self._settings.max_tokens, stream=True)
-        attempt = 0
-        while True:
-            started = False
-            splitter = ThinkSplitter()
-            response = await self._create(request)
-            try:
-                async for chunk in response:
-                    for event in _events(chunk, splitter):
-                        started = started or not isinstance(event, UsageReport)
-                        yield event
-                for event in _flush(splitter):
+        opened = await self._retry.run(partial(self._open, request), partial(self._describe_opening, model))
+        try:
+            for event in opened.first:
+                yield event
+            async for chunk in opened.response:
+                for event in _events(chunk, opened.splitter):
                     yield event
-                return
-            except Exception as exc:  # the SDK surfaces a broken stream as several error types
-                if started:
-                    log.warning("%s stream broke after output started: %s", self.name, exc)
-                    for event in _flush(splitter):
-                        yield event
-                    yield StreamCut(f"{type(exc).__name__}: {exc}")
-                    return
-                error = classify(exc, f"{self.provider} {model}") if isinstance(exc, openai.APIError) else None
-                if error is None:
-                    error = BackendError(
-                        f"{self.provider} {model}: stream failed ({type(exc).__name__})", retryable=True
-                    )
-                if not error.retryable or attempt >= self._settings.max_retries:
-                    raise error from exc
-                wait = backoff_delay(attempt, None)
-                log.warning("%s before the first token; retrying in %.1f s", error, wait)
-                await asyncio.sleep(wait)
-                attempt += 1
-            finally:
-                await response.close()
+            for event in _flush(opened.splitter):
+                yield event
+        except Exception as exc:  # the SDK surfaces a broken stream as several error types
+            reason = redact(f"{type(exc).__name__}: {exc}", self._secrets)
+            log.warning("%s stream broke after output started: %s", self.name, reason)
+            for event in _flush(opened.splitter):
+                yield event
+            yield StreamCut(reason)
+        finally:
+            await opened.response.close()
 
     async def complete(self, messages: Sequence[Message], *, max_tokens: int) -> str:
         model = await self.model()
-        response = await self._create(self._request(model, messages, max_tokens, stream=False))
+        request = self._request(model, messages, max_tokens, stream=False)
+        response = await self._retry.run(
+            partial(self._client.chat.completions.create, **request), partial(self._describe, model)
+        )
         if not response.choices:
             return ""
         return strip_think(response.choices[0].message.content or "")
@@ -250,6 +204,11 @@ def _events(chunk: Any, splitter: ThinkSplitter) -> list[ChatEvent]:
     for is_reasoning, text in splitter.feed(delta.content or ""):
         events.append(Thinking(text) if is_reasoning else Delta(text))
     return events
+
+
+def _has_output(events: list[ChatEvent]) -> bool:
+    """Reasoning or text has arrived (a usage report alone is not output)."""
+    return any(not isinstance(event, UsageReport) for event in events)
 
 
 def _flush(splitter: ThinkSplitter) -> list[ChatEvent]:

@@ -81,7 +81,12 @@ class _Drop:
     chunk_size: int = 8
 
 
-_Script = _Reply | _Error | _Drop
+@dataclass(frozen=True)
+class _BadChunk:
+    data: str  # sent as the stream's first (and only) event, then the stream ends
+
+
+_Script = _Reply | _Error | _Drop | _BadChunk
 
 
 def _pieces(text: str, size: int) -> Iterator[str]:
@@ -130,6 +135,7 @@ class FakeOpenAI:
         self.responder = responder
         self.requests: list[Recorded] = []
         self._script: deque[_Script] = deque()
+        self._embedding_errors: deque[_Error] = deque()
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port: int = 0
@@ -195,10 +201,21 @@ class FakeOpenAI:
         code: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        """`{api_key}` in `message` becomes the key the request carried, as some providers echo it on a 401."""
         self._script.append(_Error(status, message, err_type, code, headers))
 
     def enqueue_drop(self, text_before_drop: str, *, chunk_size: int = 8) -> None:
         self._script.append(_Drop(text_before_drop, chunk_size))
+
+    def enqueue_bad_chunk(self, data: str = '{"choices": [{"delta": ') -> None:
+        """A streamed reply that starts (200, event-stream) with an event the client cannot parse."""
+        self._script.append(_BadChunk(data))
+
+    def enqueue_embedding_error(
+        self, status: int, *, message: str = "Scripted error from FakeOpenAI", headers: dict[str, str] | None = None
+    ) -> None:
+        """The next embeddings request fails so (chat replies have their own script)."""
+        self._embedding_errors.append(_Error(status, message, None, None, headers))
 
     # ---- deterministic embeddings ----------------------------------------------------------
     def embed_text(self, text: str, dim: int | None = None) -> list[float]:
@@ -251,6 +268,8 @@ class FakeOpenAI:
 
     async def _embeddings(self, request: web.Request) -> web.Response:
         body = await self._record(request)
+        if self._embedding_errors:
+            return self._error_response(request, self._embedding_errors.popleft())
         if (bad := self._check_model(body)) is not None:
             return bad
         assert body is not None
@@ -287,10 +306,9 @@ class FakeOpenAI:
         else:
             entry = _Reply(self.responder(body) if self.responder and body else self.default_reply)
         if isinstance(entry, _Error):
-            err_type = entry.err_type or _default_err_type(entry.status)
-            return web.json_response(
-                _error_body(entry.message, err_type, entry.code), status=entry.status, headers=entry.headers
-            )
+            return self._error_response(request, entry)
+        if isinstance(entry, _BadChunk):
+            return await self._bad_chunk(request, entry, stream=bool(body.get("stream")))
         meta = {
             "id": f"chatcmpl-fake{next(self._ids):06d}",
             "created": int(time.time()),
@@ -311,6 +329,22 @@ class FakeOpenAI:
         return web.json_response(
             {**meta, "object": "chat.completion", "choices": [choice], "usage": self._usage(body, entry)}
         )
+
+    async def _bad_chunk(self, request: web.Request, entry: _BadChunk, *, stream: bool) -> web.StreamResponse:
+        if not stream:
+            return web.Response(text=entry.data, content_type="application/json")
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        await resp.write(f"data: {entry.data}\n\n".encode())
+        await resp.write_eof()
+        return resp
+
+    def _error_response(self, request: web.Request, entry: _Error) -> web.Response:
+        key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        body = _error_body(
+            entry.message.replace("{api_key}", key), entry.err_type or _default_err_type(entry.status), entry.code
+        )
+        return web.json_response(body, status=entry.status, headers=entry.headers)
 
     def _usage(self, body: dict[str, Any], entry: _Reply) -> dict[str, int]:
         if entry.usage is not None:

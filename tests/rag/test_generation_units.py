@@ -8,9 +8,9 @@ import time
 import pytest
 
 from rag.citations import parse_marker, resolve_citations
-from rag.llm.openai_chat import backoff_delay, retry_after_seconds
 from rag.llm.think import ThinkSplitter, strip_think
 from rag.prompting import SYSTEM_PROMPT, Turn, build_prompt, render_source
+from rag.retry import backoff_delay, retry_after_seconds
 from rag.tokens import count_tokens
 from rag.types import Chunk, Passage, SourceInfo
 
@@ -97,10 +97,13 @@ def test_sources_cannot_close_their_own_tag() -> None:
 
 def test_retry_after_forms() -> None:
     assert retry_after_seconds({"retry-after": "2"}) == 2.0
-    assert retry_after_seconds({"retry-after-ms": "250"}) == 0.25
+    assert retry_after_seconds({"retry-after-ms": "250", "retry-after": "9"}) == 0.25  # milliseconds win
     future = email.utils.formatdate(time.time() + 30, usegmt=True)
     assert 25 <= (retry_after_seconds({"retry-after": future}) or 0) <= 31
-    assert retry_after_seconds({}) is None
-    delays = [backoff_delay(3, None) for _ in range(50)]
-    assert all(2.0 <= d <= 4.0 for d in delays) and len(set(delays)) > 1  # jittered around 0.5 * 2**3
-    assert 1.0 <= backoff_delay(0, 1.0) <= 1.1
+    assert retry_after_seconds({}) is None and retry_after_seconds({"retry-after": "soon"}) is None
+
+
+def test_backoff_follows_the_sdk_schedule() -> None:
+    delays = [backoff_delay(2) for _ in range(50)]
+    assert all(1.5 <= d <= 2.0 for d in delays) and len(set(delays)) > 1  # 0.5 * 2**2, less up to 25 %
+    assert all(6.0 <= backoff_delay(9) <= 8.0 for _ in range(20))  # capped at 8 s

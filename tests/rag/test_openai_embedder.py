@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 import pytest
@@ -8,7 +9,9 @@ from fakes.openai_server import FakeOpenAI
 
 from rag.config import EmbeddingSettings
 from rag.embeddings import build_embedder
+from rag.embeddings.openai_compat import OpenAIEmbedder
 from rag.errors import EmbeddingError
+from rag.retry import RetryPolicy
 
 
 async def test_batches_normalises_and_authenticates() -> None:
@@ -31,4 +34,37 @@ async def test_unknown_model_is_a_clear_error() -> None:
     async with FakeOpenAI() as fake:
         embedder = build_embedder(EmbeddingSettings(backend="openai", base_url=fake.base_url, model="nope"))
         with pytest.raises(EmbeddingError, match="embedding endpoint failed"):
+            await asyncio.to_thread(embedder.embed, ["hello"])
+
+
+async def test_retries_follow_the_one_policy() -> None:
+    async with FakeOpenAI() as fake:
+        embedder = OpenAIEmbedder(
+            base_url=fake.base_url, model="fake-embed", api_key="", retry=RetryPolicy(max_retries=1)
+        )
+        fake.enqueue_embedding_error(503, message="Overloaded")
+        vectors = await asyncio.to_thread(embedder.embed, ["export controls"])
+        assert vectors.shape == (1, 64) and len(fake.embedding_requests) == 2
+        for _ in range(3):
+            fake.enqueue_embedding_error(503, message="Overloaded")
+        with pytest.raises(EmbeddingError, match=r"server failed \(503\): Overloaded"):
+            await asyncio.to_thread(embedder.embed, ["export controls"])
+        assert len(fake.embedding_requests) == 4  # two more: max_retries + 1
+
+
+async def test_a_long_retry_after_gives_up_at_once_and_the_key_is_redacted() -> None:
+    async with FakeOpenAI() as fake:
+        settings = EmbeddingSettings(backend="openai", base_url=fake.base_url, model="fake-embed", api_key="sk-emb-789")
+        embedder = build_embedder(settings)
+        fake.enqueue_embedding_error(429, message="Slow down, sk-emb-789", headers={"Retry-After": "3600"})
+        started = time.monotonic()
+        with pytest.raises(EmbeddingError) as caught:
+            await asyncio.to_thread(embedder.embed, ["hello"])
+        assert time.monotonic() - started < 5 and len(fake.embedding_requests) == 1
+        assert "asked to wait 3600 s" in str(caught.value)
+        assert "sk-emb-789" not in str(caught.value) and "Slow down, ***" in str(caught.value)
+        fake.enqueue_embedding_error(401, message="Incorrect API key provided: {api_key}")
+        with pytest.raises(
+            EmbeddingError, match=r"check RAGBOT_EMBEDDING__API_KEY: Incorrect API key provided: \*\*\*$"
+        ):
             await asyncio.to_thread(embedder.embed, ["hello"])
