@@ -103,6 +103,9 @@ def test_ingest_sources_and_doctor(env: dict[str, str], tmp_path: Path, article_
     assert "1 added" in result.stderr and "1 failed" in result.stderr and "empty.md: file is empty" in result.stderr
     listing = run(["sources"], env, tmp_path)
     assert ARTICLE_ID in listing.stdout
+    # Listing reads the catalog alone: without the embedding model it neither fails nor warns about search.
+    offline = run(["sources"], env | {"RAGBOT_EMBEDDING__MODEL_DIR": str(tmp_path / "nowhere")}, tmp_path)
+    assert offline.returncode == 0 and offline.stdout == listing.stdout and offline.stderr == ""
     doctor = run(["doctor"], env, tmp_path)
     assert doctor.returncode == 0, doctor.stdout
     assert "OK   embedding model: onnx:all-MiniLM-L6-v2, 384 dimensions" in doctor.stdout
