@@ -15,7 +15,8 @@ from pathlib import Path
 
 from bench_levers import PARTS, _service
 
-from rag.evaluation import facts_missing, load_golden
+from rag.evaluation import facts_missing
+from rag.golden import load_golden
 
 
 async def main(failures: bool) -> None:

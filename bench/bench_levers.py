@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.config import Settings
-from rag.evaluation import GoldenQuestion, load_golden, retrieval_hit
+from rag.evaluation import retrieval_hit
+from rag.golden import GoldenQuestion, load_golden
 from rag.llm.scripted import ScriptedChatModel
 from rag.retrieval import Retriever
 from rag.service import RagService, build_service

@@ -21,6 +21,8 @@ from rag.errors import BackendError, UserFacingError
 from rag.observe import NULL_OBSERVER, Entry, Observer, Outcome, current_answer_id, outcome_of
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
     from curation.db import Database
     from rag.prompting import Turn
     from rag.response import AnswerStream
@@ -210,14 +212,8 @@ async def deliver(
         stream = service.ask(question, history, guild_id=asker.guild_id)
         await _stream(stream, throttle, observer, started)
         answer = await stream
-        # The log is written while the answer is delivered, never before it: a storage failure must not cost
-        # the asker an answer they already waited for, and the row is there by the time a button is pressed.
-        recording = record_in_background(answer_id, _log(db, answer_id, question, answer, asker, _ms_since(started)))
-        rendered = render_answer(answer)
-        await throttle.wait_turn()
-        await target.finish(rendered.messages, rendered.embed, answer_view(answer_id, answer))
-        throttle.mark()
-        await recording
+        log_write = _log(db, answer_id, question, answer, asker, _ms_since(started))
+        await _show_and_record(answer, answer_id, log_write, target, throttle)
         outcome = outcome_of(answer)
         return answer
     except UserFacingError as exc:
@@ -235,6 +231,20 @@ async def deliver(
         observer.question(outcome, asker.entry, time.monotonic() - started)
         current_answer_id.reset(in_answer)
     return None
+
+
+async def _show_and_record(
+    answer: Answer, answer_id: str, log_write: Coroutine[Any, Any, None], target: Target, throttle: Throttle
+) -> None:
+    """The final rendering, with the answer log written meanwhile. The log is written while the answer is
+    delivered, never before it: a storage failure must not cost the asker an answer they already waited for,
+    and the row is there by the time a button is pressed."""
+    recording = record_in_background(answer_id, log_write)
+    rendered = render_answer(answer)
+    await throttle.wait_turn()
+    await target.finish(rendered.messages, rendered.embed, answer_view(answer_id, answer))
+    throttle.mark()
+    await recording
 
 
 async def _stream(stream: AnswerStream, throttle: Throttle, observer: Observer, started: float) -> None:

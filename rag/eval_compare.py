@@ -11,15 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.evaluation import (
-    OUT_OF_SCOPE,
-    EvalReport,
-    GoldenQuestion,
-    QuestionResult,
-    render_report,
-    report_json,
-    run_eval,
-)
+from rag.evaluation import EvalReport, QuestionResult, render_report, report_json, run_eval
+from rag.golden import OUT_OF_SCOPE, GoldenQuestion
 
 if TYPE_CHECKING:
     from rag.service import RagService

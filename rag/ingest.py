@@ -15,7 +15,7 @@ from rag.loaders import SUPPORTED_SUFFIXES, content_hash, load_document, source_
 if TYPE_CHECKING:
     from rag.config import ChunkingSettings
     from rag.index import Index
-    from rag.types import Chunk
+    from rag.types import Chunk, Document
 
 log = logging.getLogger(__name__)
 
@@ -160,15 +160,7 @@ def _ingest_file(
         if known.get(doc.source_id) == data_hash and not rechunk:
             report.unchanged.append(str(path))
             return
-        chunks = _unique(
-            chunk_document(
-                doc,
-                max_tokens=chunking.max_tokens,
-                overlap_tokens=chunking.overlap_tokens,
-                window_tokens=index.embedder.count_tokens if index.embedder else None,
-                window=index.embedder.max_tokens if index.embedder else 0,
-            )
-        )
+        chunks = _chunks(index, doc, chunking)
         old_ids = index.catalog.chunk_ids_of(doc.source_id)
         report.resumable.update(c.chunk_id for c in chunks)
         report.chunks_embedded += _embed_new(index, chunks, progress)
@@ -182,6 +174,20 @@ def _ingest_file(
         report.failed.append((str(path), str(exc)))
     else:
         (report.updated if doc.source_id in known else report.added).append(str(path))
+
+
+def _chunks(index: Index, doc: Document, chunking: ChunkingSettings) -> list[Chunk]:
+    """The document's chunks, sized for the embedding model's window when there is one; no id twice."""
+    embedder = index.embedder
+    return _unique(
+        chunk_document(
+            doc,
+            max_tokens=chunking.max_tokens,
+            overlap_tokens=chunking.overlap_tokens,
+            window_tokens=embedder.count_tokens if embedder else None,
+            window=embedder.max_tokens if embedder else 0,
+        )
+    )
 
 
 def _unique(chunks: Iterable[Chunk]) -> list[Chunk]:

@@ -4,35 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rag.errors import ConfigError, RagError, UserFacingError
 from rag.observe import current_answer_id
-from rag.redact import install_redaction, scrub
 from rag.text import clean_text
-from ragbot.logs import configure_logging
+from ragbot.console import Failure, err, guard, load_cli_settings, out
+from ragbot.moderation import faq_app, stats
 from ragbot.startup import plural
-from ragbot.terminal import answer_json, render_answer, render_stats, search_json
+from ragbot.terminal import answer_json, render_answer, search_json
 
 if TYPE_CHECKING:
-    from curation.db import Database
     from rag.config import Settings
     from rag.ingest import IngestReport, ProgressHook
     from rag.llm import ChatModel
     from rag.service import RagService
     from rag.types import Answer
+
+T = TypeVar("T")
 
 app = typer.Typer(
     add_completion=False,
@@ -41,60 +38,6 @@ app = typer.Typer(
     no_args_is_help=True,
     help="ragbot: answers questions about AI policy from a curated corpus, citing its passages.",
 )
-out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
-log = logging.getLogger("ragbot")
-T = TypeVar("T")
-
-
-class _Failure(typer.Exit):
-    """An exit that remembers its one-line message (for commands that also report errors as JSON)."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(code)
-        self.message = message
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    message = scrub(message)
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
-    return _Failure(message, code)
-
-
-def _settings() -> Settings:
-    from rag.config import load_settings  # pydantic-settings: not needed for --help
-    from ragbot.startup import check_folders, quiet_third_party, variable_warnings
-
-    try:
-        settings = load_settings()
-        check_folders(settings)
-    except ConfigError as exc:
-        raise _fail(str(exc), 2) from None
-    for warning in variable_warnings():
-        err.print(f"[yellow]warning:[/] {warning}")
-    quiet_third_party()
-    configure_logging(settings)  # text or JSON lines (RAGBOT_LOG_FORMAT), with the answer id
-    install_redaction(settings)  # every log line and error line from here on has the configured secrets masked
-    return settings
-
-
-def _guard(action: Callable[[], T]) -> T:
-    """Turn every failure into one line on stderr and an exit code: users never see a traceback."""
-    try:
-        return action()
-    except typer.Exit:
-        raise
-    except ConfigError as exc:
-        raise _fail(str(exc), 2) from None
-    except (UserFacingError, RagError) as exc:
-        raise _fail(str(exc), 1) from None
-    except KeyboardInterrupt:
-        raise _fail("interrupted", 130) from None
-    except Exception as exc:
-        log.debug("unexpected failure", exc_info=True)
-        raise _fail(
-            f"unexpected failure ({type(exc).__name__}: {exc}); set RAGBOT_LOG_LEVEL=DEBUG for details", 1
-        ) from None
 
 
 @contextmanager
@@ -145,14 +88,14 @@ def ingest(
     """Index the corpus: new and changed files are embedded, deleted ones removed."""
     from ragbot.wiring import open_service
 
-    settings = _settings()
+    settings = load_cli_settings()
 
     async def run() -> IngestReport:
         async with open_service(settings) as service:
             with _progress() as hook:
                 return await asyncio.to_thread(service.ingest_sync, paths or None, rebuild=rebuild, progress=hook)
 
-    report = _guard(lambda: asyncio.run(run()))
+    report = guard(lambda: asyncio.run(run()))
     _print_report(report)
     if report.failed:
         raise typer.Exit(1)
@@ -163,8 +106,8 @@ def sources() -> None:
     """List the indexed sources with their dates and chunk counts."""
     from rag.service import list_sources
 
-    settings = _settings()
-    records = _guard(lambda: list_sources(settings))  # the catalog alone: no embedding model, no vector store
+    settings = load_cli_settings()
+    records = guard(lambda: list_sources(settings))  # the catalog alone: no embedding model, no vector store
     rows = [(r.source.id, r.source.title, r.source.kind, r.source.published, str(r.chunk_count)) for r in records]
     if out.is_terminal:
         table = Table("id", "title", "kind", "published", "chunks")
@@ -189,8 +132,8 @@ def search(
 
     The score fuses the semantic and the keyword ranking (reciprocal rank fusion): higher ranks better; it is not
     a percentage. "similarity" is the passage's cosine similarity to the query (semantic search only)."""
-    settings = _settings()
-    result = _guard(lambda: asyncio.run(_with_service(settings, lambda service: service.search(query, k))))
+    settings = load_cli_settings()
+    result = guard(lambda: asyncio.run(_with_service(settings, lambda service: service.search(query, k))))
     if as_json:
         print(json.dumps(search_json(result), ensure_ascii=False))
         return
@@ -211,13 +154,11 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Answer QUESTION from the corpus, citing the passages used."""
-    settings = _settings()
+    settings = load_cli_settings()
     live = not as_json and out.is_terminal
     try:
-        answer = _guard(
-            lambda: asyncio.run(_with_service(settings, lambda service: _ask(service, question, live=live)))
-        )
-    except _Failure as failure:
+        answer = guard(lambda: asyncio.run(_with_service(settings, lambda service: _ask(service, question, live=live))))
+    except Failure as failure:
         if as_json:  # a script reading stdout gets JSON either way
             print(json.dumps({"error": failure.message, "exit_code": failure.exit_code}, ensure_ascii=False))
         raise
@@ -252,8 +193,8 @@ def chat() -> None:
     from ragbot.chat import chat_command
     from ragbot.wiring import open_service
 
-    settings = _settings()
-    _guard(lambda: chat_command(lambda: open_service(settings), _prepare, out))
+    settings = load_cli_settings()
+    guard(lambda: chat_command(lambda: open_service(settings), _prepare, out))
 
 
 @app.command()
@@ -261,7 +202,7 @@ def doctor() -> None:
     """Check configuration, embedding model, store and index; each line says OK or the exact problem."""
     from ragbot.doctor import failed, render_check, run_checks
 
-    settings = _settings()
+    settings = load_cli_settings()
     checks = run_checks(settings)
     for check in checks:
         print(render_check(check))
@@ -287,13 +228,13 @@ def eval_(
 ) -> None:
     """Run the dev and held-out questions side by side: recall@1/@k, MRR, conflicts, refusals, facts (95% CIs)."""
     from rag.eval_compare import HELDOUT_GATE, check_gate, evaluate_files, evaluation_json, render_evaluation
-    from rag.evaluation import load_golden
+    from rag.golden import load_golden
     from rag.llm.scripted import ScriptedChatModel
 
-    settings = _settings()
-    questions = _guard(lambda: {p.stem: load_golden(p) for p in files or DEFAULT_EVAL_FILES})  # before indexing
+    settings = load_cli_settings()
+    questions = guard(lambda: {p.stem: load_golden(p) for p in files or DEFAULT_EVAL_FILES})  # before indexing
     chat = ScriptedChatModel() if scripted else None
-    evaluation = _guard(lambda: asyncio.run(_with_service(settings, lambda s: evaluate_files(s, questions, k=k), chat)))
+    evaluation = guard(lambda: asyncio.run(_with_service(settings, lambda s: evaluate_files(s, questions, k=k), chat)))
     if as_json:
         print(json.dumps(evaluation_json(evaluation), ensure_ascii=False))
     else:
@@ -306,100 +247,21 @@ def eval_(
             raise typer.Exit(1)
 
 
-faq_app = typer.Typer(
-    rich_markup_mode=None,
-    no_args_is_help=True,
-    help="Moderator-approved FAQ answers: backup and moving between servers.",
-)
 app.add_typer(faq_app, name="faq")
-
-
-async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    from ragbot.wiring import open_database
-
-    async with open_database(settings) as db:
-        return await work(db)
-
-
-@faq_app.command("export")
-def faq_export(
-    guild: Annotated[int | None, typer.Option("--guild", help="One server's entries (default: all).")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file (default: stdout).")] = None,
-) -> None:
-    """Write FAQ entries as JSON."""
-    settings = _settings()
-    entries = _guard(lambda: asyncio.run(_with_db(settings, lambda db: db.export_faqs(guild))))
-    text = json.dumps(entries, ensure_ascii=False, indent=2, default=str)
-    if output is None:
-        print(text)
-        return
-    _guard(lambda: output.write_text(text + "\n", encoding="utf-8"))
-    err.print(f"exported {plural(len(entries), 'FAQ entry', 'FAQ entries')} to {output}")
-
-
-@faq_app.command("import")
-def faq_import(
-    file: Annotated[Path, typer.Argument(help="A file written by `ragbot faq export`.")],
-    guild: Annotated[int, typer.Option("--guild", help="The server (guild id) that receives the entries.")],
-    author: Annotated[int, typer.Option("--author", help="User id recorded as the entries' author.")] = 0,
-) -> None:
-    """Add exported FAQ entries to a server: all of them or, if one is invalid, none."""
-    settings = _settings()
-
-    def load() -> object:
-        try:
-            return json.loads(file.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise RagError(f"cannot read {file}: {exc.strerror or exc}") from None
-        except ValueError as exc:
-            raise RagError(f"{file} is not valid JSON ({exc})") from None
-
-    entries = _guard(load)
-    added = _guard(lambda: asyncio.run(_with_db(settings, lambda db: db.import_faqs(entries, guild, author))))
-    err.print(
-        f"imported {plural(added, 'FAQ entry', 'FAQ entries')} into guild {guild} (entries it already had were skipped)"
-    )
-
-
-@app.command()
-def stats(
-    days: Annotated[int, typer.Option("--days", min=1, max=3650, help="The period, ending now.")] = 7,
-    guild: Annotated[int | None, typer.Option("--guild", help="One server (default: all).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
-) -> None:
-    """Questions, refusals, ungrounded answers, votes and latency; the questions the corpus fails."""
-    import datetime as dt
-
-    from rag.budget import day_start, spend_text
-
-    settings = _settings()
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
-
-    async def read(db: Database) -> tuple[Any, int]:
-        return await db.stats(guild, since), await db.tokens_since(guild, day_start())
-
-    report, today = _guard(lambda: asyncio.run(_with_db(settings, read)))
-    budget = settings.llm.daily_tokens_per_guild
-    if as_json:
-        spend = {"tokens_today": today, "daily_tokens_per_guild": budget}
-        print(json.dumps(asdict(report) | {"days": days} | spend, ensure_ascii=False, default=str))
-        return
-    # The budget is per server: against all servers together only the total means something.
-    spent = spend_text(today, budget) if guild is not None else f"{today:,} tokens in all servers"
-    out.print(render_stats(report, days, spend=spent), markup=False)
+app.command()(stats)
 
 
 @app.command()
 def run() -> None:
     """Start the Discord bot (stops cleanly on Ctrl-C or SIGTERM)."""
-    settings = _settings()
+    settings = load_cli_settings()
 
     def start() -> None:
         from ragbot.runner import run_bot  # the Discord layer loads only for this command
 
         asyncio.run(run_bot(settings))
 
-    _guard(start)
+    guard(start)
 
 
 def _show_version(value: bool) -> None:

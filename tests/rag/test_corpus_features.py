@@ -14,7 +14,8 @@ from helpers import ARTICLE_ID, REPO
 from rag.config import Settings
 from rag.dates import latest_date, mark_outdated, months_between
 from rag.embeddings.onnx import OnnxEmbedder
-from rag.evaluation import check_thresholds, load_golden, run_eval
+from rag.evaluation import check_thresholds, run_eval
+from rag.golden import load_golden
 from rag.llm.scripted import ScriptedChatModel
 from rag.retrieval import hinted_kinds, pair_corrections
 from rag.service import RagService, build_service

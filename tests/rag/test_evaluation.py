@@ -16,20 +16,17 @@ from rag.config import Settings
 from rag.embeddings.onnx import OnnxEmbedder
 from rag.evaluation import (
     EvalReport,
-    Expected,
-    GoldenQuestion,
-    GoldenSetError,
     QuestionResult,
     check_citations,
     check_thresholds,
     facts_missing,
-    load_golden,
     render_report,
     report_json,
     retrieval_hit,
     run_eval,
     summarise,
 )
+from rag.golden import Expected, GoldenQuestion, GoldenSetError, load_golden
 from rag.llm import Delta, UsageReport
 from rag.llm.scripted import ScriptedChatModel, careful_reply, rewrite_reply
 from rag.prompting import NOT_COVERED, Turn, build_prompt, rewrite_messages

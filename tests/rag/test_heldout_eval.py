@@ -5,7 +5,8 @@ from __future__ import annotations
 from helpers import REPO
 
 from rag.eval_compare import HELDOUT_GATE, Gate, bootstrap, check_gate, render_parts, summarise_part
-from rag.evaluation import QuestionResult, load_golden, summarise
+from rag.evaluation import QuestionResult, summarise
+from rag.golden import load_golden
 
 
 def _r(qid: str, kind: str, hit: bool | None, rank: int | None, *, refused: bool = False) -> QuestionResult:
