@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,3 +53,14 @@ def make_pdf(pages: list[str], title: str = "") -> bytes:
         xref,
     )
     return bytes(out)
+
+
+def ragbot_command() -> str:
+    """The installed `ragbot` console script beside this interpreter (pip install -e . puts it there)."""
+    return str(Path(sys.executable).with_name("ragbot"))
+
+
+def run_ragbot(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run `ragbot ARGS` as a user would, with only the given RAGBOT_* variables."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | env
+    return subprocess.run([ragbot_command(), *args], capture_output=True, text=True, env=full, cwd=cwd, timeout=300)

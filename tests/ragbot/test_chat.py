@@ -5,29 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from pathlib import Path
 
 import pexpect
-import pytest
 from fakes.openai_server import FakeOpenAI
+from helpers import ragbot_command
 
 from ragbot.chat import PROMPT
 
 
 def _spawn(env: dict[str, str], cwd: Path) -> pexpect.spawn:
     full = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | env | {"COLUMNS": "200"}
-    ragbot = str(Path(sys.executable).with_name("ragbot"))
-    return pexpect.spawn(ragbot, ["chat"], env=full, cwd=str(cwd), encoding="utf-8", timeout=240)
-
-
-@pytest.fixture
-def env(tmp_path: Path, model_dir: Path, article_corpus: Path) -> dict[str, str]:
-    return {
-        "RAGBOT_DATA_DIR": str(tmp_path / "data"),
-        "RAGBOT_CORPUS_DIR": str(article_corpus),
-        "RAGBOT_EMBEDDING__MODEL_DIR": str(model_dir),
-    }
+    return pexpect.spawn(ragbot_command(), ["chat"], env=full, cwd=str(cwd), encoding="utf-8", timeout=240)
 
 
 def test_chat_without_a_model_answers_shows_sources_and_ends_on_eof(env: dict[str, str], tmp_path: Path) -> None:

@@ -5,38 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from fakes.openai_server import FakeOpenAI
-from helpers import ARTICLE_ID
-
-
-def _ragbot() -> str:
-    script = Path(sys.executable).with_name("ragbot")
-    if not script.exists():
-        pytest.fail("the ragbot console script is not installed (pip install -e .)")
-    return str(script)
-
-
-def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | env
-    return subprocess.run([_ragbot(), *args], capture_output=True, text=True, env=full, cwd=cwd, timeout=300)
-
-
-@pytest.fixture
-def env(tmp_path: Path, model_dir: Path, article_corpus: Path) -> dict[str, str]:
-    return {
-        "RAGBOT_DATA_DIR": str(tmp_path / "data"),
-        "RAGBOT_CORPUS_DIR": str(article_corpus),
-        "RAGBOT_EMBEDDING__MODEL_DIR": str(model_dir),
-    }
+from helpers import ARTICLE_ID, ragbot_command, run_ragbot
 
 
 def test_first_ask_ingests_and_answers_with_citations(env: dict[str, str], tmp_path: Path) -> None:
-    result = run(["ask", "Who founded DeepSeek?", "--json"], env, tmp_path)
+    result = run_ragbot(["ask", "Who founded DeepSeek?", "--json"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "1 added" in result.stderr  # the empty index was filled first
     answer = json.loads(result.stdout)
@@ -48,24 +25,24 @@ def test_first_ask_ingests_and_answers_with_citations(env: dict[str, str], tmp_p
     assert first["primary_sources"] == []  # the article is a page of its own, not a brief
     assert first["n"] == 1 and first["title"].startswith("Will China") and first["quote"] in answer["answer"]
 
-    human = run(["ask", "Who founded DeepSeek?"], env, tmp_path)
+    human = run_ragbot(["ask", "Who founded DeepSeek?"], env, tmp_path)
     assert human.returncode == 0 and "ingest" not in human.stderr  # second run: nothing to ingest
     assert "Extractive answer" in human.stdout and "Sources" in human.stdout and "[1] Will China" in human.stdout
 
 
 @pytest.mark.usefixtures("indexed_article")  # the article is indexed already: no command ingests first
 def test_out_of_scope_question_is_refused_with_closest_sources(env: dict[str, str], tmp_path: Path) -> None:
-    result = run(["ask", "how long should I boil an egg?", "--json"], env, tmp_path)
+    result = run_ragbot(["ask", "how long should I boil an egg?", "--json"], env, tmp_path)
     answer = json.loads(result.stdout)
     assert answer["refused"] and not answer["grounded"] and answer["citations"] == []
     assert "don't cover" in answer["answer"] and answer["closest"][0]["title"].startswith("Will China")
-    human = run(["ask", "how long should I boil an egg?"], env, tmp_path)
+    human = run_ragbot(["ask", "how long should I boil an egg?"], env, tmp_path)
     assert "don't cover" in human.stdout and "closest sources" in human.stdout
 
 
 @pytest.mark.usefixtures("indexed_article")  # the article is indexed already: no command ingests first
 def test_search_json_contract(env: dict[str, str], tmp_path: Path) -> None:
-    result = run(["search", "H800 chips export", "--k", "3", "--json"], env, tmp_path)
+    result = run_ragbot(["search", "H800 chips export", "--k", "3", "--json"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     hits = json.loads(result.stdout)  # stdout is exactly one JSON array
     assert len(hits) == 3
@@ -82,35 +59,35 @@ def test_search_json_contract(env: dict[str, str], tmp_path: Path) -> None:
     [("   ", "question is empty"), ("why " * 400, "the limit is 1,000")],
 )
 def test_bad_questions_get_one_clear_line(env: dict[str, str], tmp_path: Path, question: str, message: str) -> None:
-    result = run(["ask", question], env, tmp_path)
+    result = run_ragbot(["ask", question], env, tmp_path)
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr + result.stdout
 
 
 def test_invalid_setting_names_the_variable(env: dict[str, str], tmp_path: Path) -> None:
-    result = run(["search", "chips"], env | {"RAGBOT_RETRIEVAL__K": "many"}, tmp_path)
+    result = run_ragbot(["search", "chips"], env | {"RAGBOT_RETRIEVAL__K": "many"}, tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "RAGBOT_RETRIEVAL__K" in lines[0] and "'many'" in lines[0]
-    result = run(["sources"], env | {"RAGBOT_CHUNKING__OVERLAP_TOKENS": "500"}, tmp_path)
+    result = run_ragbot(["sources"], env | {"RAGBOT_CHUNKING__OVERLAP_TOKENS": "500"}, tmp_path)
     assert result.returncode == 2 and "overlap_tokens must be smaller" in result.stderr
 
 
 def test_ingest_sources_and_doctor(env: dict[str, str], tmp_path: Path, article_corpus: Path) -> None:
     (article_corpus / "empty.md").write_text("")
-    result = run(["ingest"], env, tmp_path)
+    result = run_ragbot(["ingest"], env, tmp_path)
     assert result.returncode == 1  # one file failed; the rest was indexed
     assert "1 added" in result.stderr and "1 failed" in result.stderr and "empty.md: file is empty" in result.stderr
-    listing = run(["sources"], env, tmp_path)
+    listing = run_ragbot(["sources"], env, tmp_path)
     assert ARTICLE_ID in listing.stdout
     # Listing reads the catalog alone: without the embedding model it neither fails nor warns about search.
-    offline = run(["sources"], env | {"RAGBOT_EMBEDDING__MODEL_DIR": str(tmp_path / "nowhere")}, tmp_path)
+    offline = run_ragbot(["sources"], env | {"RAGBOT_EMBEDDING__MODEL_DIR": str(tmp_path / "nowhere")}, tmp_path)
     assert offline.returncode == 0 and offline.stdout == listing.stdout and offline.stderr == ""
-    doctor = run(["doctor"], env, tmp_path)
+    doctor = run_ragbot(["doctor"], env, tmp_path)
     assert doctor.returncode == 0, doctor.stdout
     assert "OK   embedding model: onnx:all-MiniLM-L6-v2, 384 dimensions" in doctor.stdout
     assert "OK   index: 1 source, " in doctor.stdout
-    missing = run(["doctor"], env | {"RAGBOT_EMBEDDING__MODEL_DIR": str(tmp_path / "nowhere")}, tmp_path)
+    missing = run_ragbot(["doctor"], env | {"RAGBOT_EMBEDDING__MODEL_DIR": str(tmp_path / "nowhere")}, tmp_path)
     # Without a model ragbot still answers (keywords only): a warning, not a failure.
     assert missing.returncode == 0 and "WARN embedding model" in missing.stdout and "lacks model.onnx" in missing.stdout
 
@@ -118,7 +95,7 @@ def test_ingest_sources_and_doctor(env: dict[str, str], tmp_path: Path, article_
 def test_offline_machine_without_model_still_answers(env: dict[str, str], tmp_path: Path) -> None:
     empty = tmp_path / "no-model"
     empty.mkdir()
-    result = run(["ask", "Who founded DeepSeek?"], env | {"RAGBOT_EMBEDDING__MODEL_DIR": str(empty)}, tmp_path)
+    result = run_ragbot(["ask", "Who founded DeepSeek?"], env | {"RAGBOT_EMBEDDING__MODEL_DIR": str(empty)}, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("keyword search only") == 1
     assert "Liang Wenfeng" in result.stdout
@@ -128,7 +105,7 @@ async def _arun(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, s
     """The CLI in a subprocess while this test's event loop keeps serving the fake model."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | env
     proc = await asyncio.create_subprocess_exec(
-        _ragbot(), *args, env=full, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        ragbot_command(), *args, env=full, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=300)
     return proc.returncode or 0, out.decode(), err.decode()

@@ -4,32 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_ragbot
 
 from rag.settings_env import setting_names, unknown_variable_warnings
-
-
-def _ragbot() -> str:
-    return str(Path(sys.executable).with_name("ragbot"))
-
-
-def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | env
-    return subprocess.run([_ragbot(), *args], capture_output=True, text=True, env=full, cwd=cwd, timeout=300)
-
-
-@pytest.fixture
-def env(tmp_path: Path, model_dir: Path, article_corpus: Path) -> dict[str, str]:
-    return {
-        "RAGBOT_DATA_DIR": str(tmp_path / "data"),
-        "RAGBOT_CORPUS_DIR": str(article_corpus),
-        "RAGBOT_EMBEDDING__MODEL_DIR": str(model_dir),
-    }
 
 
 def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -39,7 +20,9 @@ def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_a_configured_corpus_that_is_missing_is_an_error(env: dict[str, str], tmp_path: Path) -> None:
-    result = run(["ask", "Who founded DeepSeek?"], env | {"RAGBOT_CORPUS_DIR": str(tmp_path / "nowhere")}, tmp_path)
+    result = run_ragbot(
+        ["ask", "Who founded DeepSeek?"], env | {"RAGBOT_CORPUS_DIR": str(tmp_path / "nowhere")}, tmp_path
+    )
     assert result.returncode == 2 and result.stdout == ""
     line = _one_error_line(result)
     assert "RAGBOT_CORPUS_DIR" in line and "does not exist" in line
@@ -48,17 +31,17 @@ def test_a_configured_corpus_that_is_missing_is_an_error(env: dict[str, str], tm
 def test_a_bad_data_folder_names_the_variable(env: dict[str, str], tmp_path: Path) -> None:
     a_file = tmp_path / "a-file"
     a_file.write_text("not a folder")
-    result = run(["search", "chips"], env | {"RAGBOT_DATA_DIR": str(a_file)}, tmp_path)
+    result = run_ragbot(["search", "chips"], env | {"RAGBOT_DATA_DIR": str(a_file)}, tmp_path)
     assert result.returncode == 2
     assert _one_error_line(result) == f"error: RAGBOT_DATA_DIR: {a_file} is a file, not a folder"
-    result = run(["search", "chips"], env | {"RAGBOT_DATA_DIR": str(a_file / "data")}, tmp_path)
+    result = run_ragbot(["search", "chips"], env | {"RAGBOT_DATA_DIR": str(a_file / "data")}, tmp_path)
     assert result.returncode == 2
     line = _one_error_line(result)
     assert f"RAGBOT_DATA_DIR: cannot create the folder {a_file / 'data'}" in line and "FileNotFoundError" not in line
 
 
 def test_invalid_json_names_the_variable(env: dict[str, str], tmp_path: Path) -> None:
-    result = run(["sources"], env | {"RAGBOT_LLM__FALLBACKS": "[{"}, tmp_path)
+    result = run_ragbot(["sources"], env | {"RAGBOT_LLM__FALLBACKS": "[{"}, tmp_path)
     assert result.returncode == 2
     line = _one_error_line(result)
     assert line.startswith("error: RAGBOT_LLM__FALLBACKS is not valid JSON") and "EnvSettingsSource" not in line
@@ -66,7 +49,9 @@ def test_invalid_json_names_the_variable(env: dict[str, str], tmp_path: Path) ->
 
 def test_log_level_in_any_case_and_unknown_variables_warned(env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("RAGBOT_DATABASE__FAQ_THRESHOLD=0.8\n")
-    result = run(["search", "H800 chips"], env | {"RAGBOT_LOG_LEVEL": "info", "RAGBOT_RETRIEVAL__KK": "9"}, tmp_path)
+    result = run_ragbot(
+        ["search", "H800 chips"], env | {"RAGBOT_LOG_LEVEL": "info", "RAGBOT_RETRIEVAL__KK": "9"}, tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert (
         "warning: RAGBOT_RETRIEVAL__KK is not a ragbot setting and is ignored; did you mean RAGBOT_RETRIEVAL__K?"
@@ -94,19 +79,19 @@ def test_unknown_names_get_the_close_setting() -> None:
 
 
 def test_version_and_flags_in_help(tmp_path: Path) -> None:
-    version = run(["--version"], {}, tmp_path)
+    version = run_ragbot(["--version"], {}, tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("ragbot ")
-    shown = run(["ask", "--help"], {}, tmp_path)
+    shown = run_ragbot(["ask", "--help"], {}, tmp_path)
     assert "--json " in shown.stdout and "<bool>" not in shown.stdout
 
 
 def test_keyword_only_warning_once_with_the_fix(env: dict[str, str], tmp_path: Path) -> None:
     offline = env | {"RAGBOT_EMBEDDING__MODEL_DIR": str(tmp_path / "no-model")}
-    first = run(["ask", "Who founded DeepSeek?"], offline, tmp_path)
+    first = run_ragbot(["ask", "Who founded DeepSeek?"], offline, tmp_path)
     assert first.returncode == 0 and "Liang Wenfeng" in first.stdout
     [warning] = [line for line in first.stderr.splitlines() if "keyword search only" in line]
     assert "RAGBOT_EMBEDDING__MODEL_DIR" in warning and "RAGBOT_EMBEDDING__DOWNLOAD=false" in warning
-    again = run(["ask", "Who founded DeepSeek?"], offline, tmp_path)
+    again = run_ragbot(["ask", "Who founded DeepSeek?"], offline, tmp_path)
     assert again.returncode == 0 and "Liang Wenfeng" in again.stdout
     assert "keyword search only" not in again.stderr  # said once for this data folder
 
@@ -115,22 +100,22 @@ def test_small_things_a_newcomer_reads(env: dict[str, str], tmp_path: Path) -> N
     tiny = tmp_path / "tiny"
     tiny.mkdir()
     (tiny / "note.md").write_text("# A note\n\nThe H20 chip needed an export licence from April 2025.\n")
-    ingested = run(["ingest"], env | {"RAGBOT_CORPUS_DIR": str(tiny)}, tmp_path)
+    ingested = run_ragbot(["ingest"], env | {"RAGBOT_CORPUS_DIR": str(tiny)}, tmp_path)
     assert "(1 chunk embedded)" in ingested.stderr, ingested.stderr
-    listing = run(["sources"], env | {"RAGBOT_CORPUS_DIR": str(tiny)}, tmp_path)
+    listing = run_ragbot(["sources"], env | {"RAGBOT_CORPUS_DIR": str(tiny)}, tmp_path)
     header, row = listing.stdout.splitlines()
     assert header == "id\ttitle\tkind\tpublished\tchunks" and row.startswith("note\tA note\t")
 
-    found = run(["search", "H20 export licence"], env | {"RAGBOT_CORPUS_DIR": str(tiny)}, tmp_path)
+    found = run_ragbot(["search", "H20 export licence"], env | {"RAGBOT_CORPUS_DIR": str(tiny)}, tmp_path)
     assert "(score 0." in found.stdout and ", similarity 0." in found.stdout
     assert "score: the fused rank of semantic and keyword search" in found.stderr
 
     article = env | {"RAGBOT_DATA_DIR": str(tmp_path / "article-data")}
-    refused = run(["ask", "how long should I boil an egg?"], article, tmp_path)
+    refused = run_ragbot(["ask", "how long should I boil an egg?"], article, tmp_path)
     assert "The closest sources I have:" in refused.stdout
     assert "<http" not in refused.stdout and " — https://" in refused.stdout  # no Discord-style <url>
 
-    failed = run(["ask", "why " * 400, "--json"], article, tmp_path)
+    failed = run_ragbot(["ask", "why " * 400, "--json"], article, tmp_path)
     assert failed.returncode == 1
     error = json.loads(failed.stdout)
     assert error["exit_code"] == 1 and "the limit is 1,000" in error["error"]

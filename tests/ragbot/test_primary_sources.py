@@ -4,14 +4,11 @@ terminal, in `ask --json` and in `search --json` (the `ragbot` command in a subp
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from helpers import ARTICLE, CORPUS
+from helpers import ARTICLE, CORPUS, run_ragbot
 
 BRIEF = CORPUS / "briefs" / "nvidia-sell-off-january-2025.md"
 BRIEF_ID = "briefs/nvidia-sell-off-january-2025"
@@ -23,12 +20,6 @@ CNBC = {
     "confirmed": False,  # the brief marks this address `unconfirmed: true`
 }
 ARXIV = {"title": "DeepSeek-V3 Technical Report (arXiv, Dec 27, 2024)", "url": "https://arxiv.org/abs/2412.19437"}
-
-
-def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | env
-    ragbot = Path(sys.executable).with_name("ragbot")
-    return subprocess.run([ragbot, *args], capture_output=True, text=True, env=full, cwd=cwd, timeout=300)
 
 
 @pytest.fixture
@@ -45,7 +36,7 @@ def env(tmp_path: Path, model_dir: Path) -> dict[str, str]:
 
 
 def test_ask_shows_a_briefs_primary_sources(env: dict[str, str], tmp_path: Path) -> None:
-    result = run(["ask", QUESTION, "--json"], env, tmp_path)
+    result = run_ragbot(["ask", QUESTION, "--json"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     citations = json.loads(result.stdout)["citations"]
     briefs = [c for c in citations if c["title"] == BRIEF_TITLE]
@@ -56,7 +47,7 @@ def test_ask_shows_a_briefs_primary_sources(env: dict[str, str], tmp_path: Path)
         assert citation["primary_sources"][1] == ARXIV | {"confirmed": True}
     assert all(c["primary_sources"] == [] for c in citations if c not in briefs)
 
-    human = run(["ask", QUESTION], env, tmp_path).stdout
+    human = run_ragbot(["ask", QUESTION], env, tmp_path).stdout
     n = briefs[0]["n"]
     assert f"[{n}] {BRIEF_TITLE} (curated brief, ragbot curators, 2026-11-28)" in human
     assert f"      - CNBC, Jan 27, 2025 <{CNBC['url']}> (link not confirmed)" in human
@@ -64,7 +55,7 @@ def test_ask_shows_a_briefs_primary_sources(env: dict[str, str], tmp_path: Path)
 
 
 def test_search_json_gives_the_sources_primary_sources(env: dict[str, str], tmp_path: Path) -> None:
-    result = run(["search", "Nvidia market value loss January 27", "--k", "8", "--json"], env, tmp_path)
+    result = run_ragbot(["search", "Nvidia market value loss January 27", "--k", "8", "--json"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     hits = json.loads(result.stdout)
     by_source = {h["source"]["id"]: h["source"]["primary_sources"] for h in hits}
