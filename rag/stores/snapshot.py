@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -45,11 +46,14 @@ class VectorSnapshot:
     def save(self, folder: Path) -> None:
         """Write the matrix, then the metadata that names its generation (each replaced atomically)."""
         folder.mkdir(parents=True, exist_ok=True)
-        partial = folder / (_MATRIX + ".partial.npy")
+        # Several questions (threads, or bot processes sharing a data folder) may save at once: each writes its
+        # own partial files, so one writer's rename never takes away the file another is about to rename.
+        writer = f"{os.getpid()}-{threading.get_ident()}"
+        partial = folder / f"{_MATRIX}.{writer}.partial.npy"
         np.save(partial, self.vectors)
         os.replace(partial, folder / _MATRIX)
         meta = {"generation": self.generation, "embedder": self.embedder, "ids": self.ids}
-        partial_meta = folder / (_META + ".partial")
+        partial_meta = folder / f"{_META}.{writer}.partial"
         partial_meta.write_text(json.dumps(meta), encoding="utf-8")
         os.replace(partial_meta, folder / _META)
 

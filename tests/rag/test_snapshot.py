@@ -91,3 +91,18 @@ def test_sentence_similarities_reuse_vectors_kept_on_disk(
     again = open_index(settings, embedder=embedder).similarity("Who founded DeepSeek?", sentences)
     assert again == first and first[0] > first[1]
     assert {f: f.stat().st_mtime_ns for f in (settings.data_dir / "sentences").rglob("texts/*.npy")} == kept
+
+
+def test_writers_saving_at_once_all_succeed_and_leave_a_loadable_snapshot(tmp_path: Path) -> None:
+    """Concurrent questions may each save the snapshot of the same generation: none may fail on another's rename."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(7)
+    snapshot = VectorSnapshot(
+        [f"c{i}" for i in range(50)], rng.random((50, 8), dtype=np.float32), embedder="e", generation=3
+    )
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: snapshot.save(tmp_path), range(64)))  # re-raises any writer's error
+    loaded = VectorSnapshot.load(tmp_path, generation=3, embedder="e")
+    assert loaded is not None and loaded.ids == snapshot.ids
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vectors.json", "vectors.npy"]  # no partial left behind
