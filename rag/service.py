@@ -136,16 +136,16 @@ class RagService:
     async def retrieve(self, question: str, history: Sequence[Turn] = (), k: int | None = None) -> SearchResult:
         """The passages for a question asked in a conversation; `result.query` is what was searched."""
         text = validate_question(question, self.retrieval.max_question_chars)
-        return await self._retrieve(text, history, k)
+        return await self._retrieve(text, history, k, english=is_english(text))
 
     async def _retrieve(
-        self, text: str, history: Sequence[Turn], k: int | None = None, *, use_model: bool = True
+        self, text: str, history: Sequence[Turn], k: int | None = None, *, english: bool, use_model: bool = True
     ) -> SearchResult:
         started = time.perf_counter()
-        query = await self.standalone_query(text, history, use_model=use_model)
+        query = await self._standalone_query(text, history, english=english, use_model=use_model)
         # A follow-up is searched both as rewritten and as written: a rewrite can drift to the earlier topic. A
         # translated question only in English: its own words match nothing in the corpus but push noise up.
-        also = [text] if query != text and is_english(text) else []
+        also = [text] if query != text and english else []
         result = await asyncio.to_thread(lambda: self.retriever.search(query, k, also=also))
         self.observer.retrieval(time.perf_counter() - started)
         return result
@@ -170,8 +170,8 @@ class RagService:
             yield Final(self._dated(faq))
             return
         spent = await self.over_budget(guild_id)  # before any model call, the follow-up rewrite included
-        result = await self._retrieve(text, history, use_model=not spent)
-        english = is_english(text)
+        english = is_english(text)  # decided once per answer: search, rewrite and the answer's notes follow it
+        result = await self._retrieve(text, history, english=english, use_model=not spent)
         if self.chat is None or spent:
             answer = await asyncio.to_thread(extractive_answer, text, result, self.index)
             if spent and not answer.refused:
@@ -216,11 +216,15 @@ class RagService:
             return None
         return Answer(entry.answer, entry.citations, bool(entry.citations), False, "faq", faq_id=entry.id)
 
-    async def standalone_query(self, question: str, history: Sequence[Turn], *, use_model: bool = True) -> str:
+    async def standalone_query(self, question: str, history: Sequence[Turn]) -> str:
         """A follow-up ("and what did Trump say?") as a self-contained search query; a question in another
         language as an English one (the corpus is English), when a model can translate it."""
+        return await self._standalone_query(question, history, english=is_english(question))
+
+    async def _standalone_query(
+        self, question: str, history: Sequence[Turn], *, english: bool, use_model: bool = True
+    ) -> str:
         earlier = [t for t in history if t.role == "user"]
-        english = is_english(question)
         if not earlier and english:
             return question
         if self.chat is not None and use_model and (self.llm.rewrite_followups or not english):
