@@ -27,6 +27,7 @@ from bot.client import create_bot  # noqa: E402
 from curation.db import Database  # noqa: E402
 from curation.faq import FaqBook  # noqa: E402
 from rag.config import Settings  # noqa: E402
+from rag.index import open_index  # noqa: E402
 from rag.service import build_service  # noqa: E402
 
 LATENCY = 0.3
@@ -74,8 +75,8 @@ async def run(max_concurrent: int, work: Path) -> dict[str, float]:
                 discord={"guild_ids": [fake.guild_id], "cooldown_questions": 100, "max_concurrent": max_concurrent},
             )
             db = await Database.open(f"sqlite+aiosqlite:///{work / f'ragbot-{max_concurrent}.sqlite3'}")
-            service = build_service(settings)
-            service.faqs = FaqBook(db, service.index.embedder, settings.faq.threshold)
+            index = open_index(settings)
+            service = build_service(settings, index=index, faqs=FaqBook(db, index.embedder, settings.faq.threshold))
             await service.prepare()
             bot = create_bot(service=service, config=settings.discord, db=db, guild_ready_timeout=0.1)
             await bot.login("bench")
