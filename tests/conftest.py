@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import pickle
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ARTICLE, CORPUS, IN_CI, REPO
+from helpers import ARTICLE, CORPUS, EMBED_THREADS, IN_CI, REPO, DevSetRun, built_once
 
 from rag.config import DEFAULT_CHROMA_MODEL_DIR, EmbeddingSettings, Settings
 from rag.embeddings.onnx import OnnxEmbedder, resolve_model_dir
 from rag.errors import EmbedderUnavailable
+from rag.evaluation import run_eval
+from rag.golden import load_golden
 from rag.index import open_index
 from rag.ingest import ingest
+from rag.llm.scripted import ScriptedChatModel
+from rag.service import build_service
 
 pytest_plugins = ["db_fixtures"]
 
@@ -70,7 +76,7 @@ def model_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder(model_dir: Path) -> OnnxEmbedder:
-    return OnnxEmbedder(model_dir)
+    return OnnxEmbedder(model_dir, threads=EMBED_THREADS)
 
 
 @pytest.fixture
@@ -79,7 +85,7 @@ def make_settings(tmp_path: Path, model_dir: Path) -> Callable[..., Settings]:
         values: dict[str, Any] = {
             "data_dir": tmp_path / "data",
             "corpus_dir": tmp_path / "corpus",
-            "embedding": {"model_dir": model_dir},
+            "embedding": {"model_dir": model_dir, "threads": EMBED_THREADS},
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)
@@ -113,7 +119,8 @@ def _build_index(root: Path, source: Path, model_dir: Path, embedder: OnnxEmbedd
     else:
         corpus.mkdir()
         shutil.copy(source, corpus / source.name)
-    settings = Settings(_env_file=None, data_dir=root / "data", corpus_dir=corpus, embedding={"model_dir": model_dir})
+    embedding = {"model_dir": model_dir, "threads": EMBED_THREADS}
+    settings = Settings(_env_file=None, data_dir=root / "data", corpus_dir=corpus, embedding=embedding)
     index = open_index(settings, embedder=embedder)
     try:
         report = ingest(index, [corpus], settings.chunking)
@@ -125,12 +132,14 @@ def _build_index(root: Path, source: Path, model_dir: Path, embedder: OnnxEmbedd
 
 @pytest.fixture(scope="session")
 def _corpus_index(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, embedder: OnnxEmbedder) -> Path:
-    return _build_index(tmp_path_factory.mktemp("corpus-index"), CORPUS, model_dir, embedder)
+    root = built_once(tmp_path_factory, "corpus-index", lambda root: _build_index(root, CORPUS, model_dir, embedder))
+    return root / "data"
 
 
 @pytest.fixture(scope="session")
 def _article_index(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, embedder: OnnxEmbedder) -> Path:
-    return _build_index(tmp_path_factory.mktemp("article-index"), ARTICLE, model_dir, embedder)
+    root = built_once(tmp_path_factory, "article-index", lambda root: _build_index(root, ARTICLE, model_dir, embedder))
+    return root / "data"
 
 
 # A test gets its own copy of the data folder, so tests never share state; ingesting again finds every file
@@ -148,3 +157,33 @@ def indexed_article(article_corpus: Path, _article_index: Path, tmp_path: Path) 
     """`article_corpus`, already indexed in the data folder of `make_settings()`."""
     shutil.copytree(_article_index, tmp_path / "data")
     return article_corpus
+
+
+# --- the dev golden set, evaluated once per run ----------------------------------------------------------------
+async def _evaluate_dev_set(settings: Settings, embedder: OnnxEmbedder) -> DevSetRun:
+    service = build_service(settings, embedder=embedder, chat=ScriptedChatModel())
+    try:
+        await service.prepare()
+        report = await run_eval(service, load_golden(REPO / "eval" / "dev.yaml"), k=5)
+        return DevSetRun(report, list(service.index.catalog.iter_chunks()))
+    finally:
+        await service.aclose()
+
+
+@pytest.fixture(scope="session")
+def dev_set_run(
+    tmp_path_factory: pytest.TempPathFactory, _corpus_index: Path, model_dir: Path, embedder: OnnxEmbedder
+) -> DevSetRun:
+    """What the service of `make_settings()` over `indexed_corpus` makes of the dev set. Two tests read it (the
+    thresholds, the report's shape) and it costs ~15 s of CPU: one xdist worker computes it, the others read it
+    from disk (.ci/run's --dist loadgroup also keeps those tests on one worker)."""
+
+    def build(root: Path) -> None:
+        shutil.copytree(CORPUS, root / "corpus")
+        shutil.copytree(_corpus_index, root / "data")
+        embedding = {"model_dir": model_dir, "threads": EMBED_THREADS}
+        settings = Settings(_env_file=None, data_dir=root / "data", corpus_dir=root / "corpus", embedding=embedding)
+        (root / "run.pickle").write_bytes(pickle.dumps(asyncio.run(_evaluate_dev_set(settings, embedder))))
+
+    run: DevSetRun = pickle.loads((built_once(tmp_path_factory, "dev-set-run", build) / "run.pickle").read_bytes())
+    return run

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+from filelock import FileLock
+
 from rag.config import Settings
+from rag.evaluation import EvalReport
+from rag.types import Chunk
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
@@ -18,6 +25,17 @@ ARTICLE_ID = ARTICLE.stem
 IN_CI = bool(os.environ.get("CI"))
 # The `make_settings` fixture: Settings on the test's temporary folders, with these overrides.
 SettingsFactory = Callable[..., Settings]
+# One onnxruntime thread per model in the tests: the xdist workers, mypy and the eval gate already keep every core
+# busy, and a second intra-op thread only adds contention (measured: 15-25% more CPU for the same vectors).
+EMBED_THREADS = 1
+
+
+@dataclass(frozen=True)
+class DevSetRun:
+    """The `dev_set_run` fixture: eval/dev.yaml through the real service over the real corpus."""
+
+    report: EvalReport  # run_eval(k=5) with the scripted model
+    chunks: list[Chunk]  # every chunk of the index it ran on
 
 
 def make_pdf(pages: list[str], title: str = "") -> bytes:
@@ -64,3 +82,20 @@ def run_ragbot(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Co
     """Run `ragbot ARGS` as a user would, with only the given RAGBOT_* variables."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | env
     return subprocess.run([ragbot_command(), *args], capture_output=True, text=True, env=full, cwd=cwd, timeout=300)
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:
+    """The folder `build` fills, built once for the whole run: the first pytest-xdist worker to get here builds
+    it beside the workers' own temporary folders, the others wait on the lock and reuse it (without xdist this
+    is simply the session's temporary folder)."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, one level above each worker's
+    folder, done = shared / f"shared-{name}", shared / f"shared-{name}.done"
+    with FileLock(str(shared / f"shared-{name}.lock")):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a worker that failed half-way left it incomplete
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder

@@ -9,14 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import ARTICLE_ID, REPO
+from helpers import ARTICLE_ID, DevSetRun
 
 from rag.config import Settings
 from rag.dates import latest_date, mark_outdated, months_between
 from rag.embeddings.onnx import OnnxEmbedder
 from rag.evaluation import check_thresholds, run_eval
-from rag.golden import load_golden
-from rag.llm.scripted import ScriptedChatModel
 from rag.retrieval import hinted_kinds, pair_corrections
 from rag.service import RagService, build_service
 from rag.stores.lexical import specific_tokens
@@ -87,11 +85,11 @@ def test_partial_dates_and_outdated_sources() -> None:
     assert mark_outdated(answer, None) is answer
 
 
-async def test_golden_set_meets_the_thresholds(corpus_service: RagService) -> None:
+@pytest.mark.xdist_group("dev-set")  # the evaluation is shared with test_evaluation.py: one worker computes it
+def test_golden_set_meets_the_thresholds(dev_set_run: DevSetRun) -> None:
     """The CI gate of the curated corpus: recall@5 >= 0.9, out-of-scope refusals >= 0.9, every citation of
     the scripted model valid."""
-    corpus_service.chat = ScriptedChatModel()
-    report = await run_eval(corpus_service, load_golden(REPO / "eval" / "dev.yaml"), k=5)
+    report = dev_set_run.report
     failed = check_thresholds(report, recall=0.9, refusal=0.9, citation_validity=1.0)
     assert failed == [], failed
     assert asyncio.iscoroutinefunction(run_eval)

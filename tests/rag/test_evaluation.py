@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import ARTICLE_ID, REPO
+from helpers import ARTICLE_ID, REPO, DevSetRun
 
 from rag.citations import MARKER
 from rag.config import Settings
@@ -261,20 +261,17 @@ async def test_an_unsupported_citation_lowers_citation_validity(article_service:
     assert check_thresholds(report) == ["citation validity 0.500 is below the threshold 1.000"]
 
 
-async def test_full_golden_set_with_the_scripted_model(
-    make_settings: Callable[..., Settings], indexed_corpus: Path, embedder: OnnxEmbedder
-) -> None:
-    service = await _service(make_settings(), embedder, ScriptedChatModel())
+@pytest.mark.xdist_group("dev-set")  # the evaluation is shared with test_corpus_features.py: one worker computes it
+def test_full_golden_set_with_the_scripted_model(dev_set_run: DevSetRun) -> None:
     golden = load_golden(GOLDEN)
     # Every expected phrase must exist in some indexed chunk of its source, or that question can never pass.
-    chunks = list(service.index.catalog.iter_chunks())
+    chunks = dev_set_run.chunks
     for question in golden:
         for e in question.expect:
             assert any(
                 c.source.id == e.source and " ".join(e.text.split()) in " ".join(c.text.split()) for c in chunks
             ), (question.id, e)
-    report = await run_eval(service, golden, k=5)
-    await service.aclose()
+    report = dev_set_run.report
     print("\n" + render_report(report, max_failures=200))
     print("thresholds:", check_thresholds(report) or "all pass")
     assert report.questions == 95 and report.mode == "scripted"
