@@ -298,11 +298,19 @@ def load_web_document(data: bytes, *, kind: str, url: str, source_id: str, chars
 
 
 def _decode_web(data: bytes, charset: str) -> str:
-    """The page's text in the charset its server declared (UTF-8 when none); bytes it cannot map are replaced."""
+    """The page's text in the charset its server declared; when none, UTF-8 if it is valid UTF-8, else the
+    charset guessed from the bytes (an older page in windows-1252). Bytes that do not map are replaced."""
     if b"\x00" in data[:8192]:
         raise DocumentError("binary content in a text page")
+    if not charset:
+        try:
+            return clean_text(data.decode("utf-8-sig"))
+        except UnicodeDecodeError:
+            from trafilatura.utils import detect_encoding  # charset_normalizer underneath
+
+            charset = next(iter(detect_encoding(data)), "utf-8")
     try:
-        text = data.decode(charset or "utf-8-sig", errors="replace")
+        text = data.decode(charset, errors="replace")
     except LookupError:  # a charset Python does not know
         text = data.decode("utf-8", errors="replace")
     return clean_text(text)

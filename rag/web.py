@@ -34,7 +34,7 @@ MAX_URL_CHARS = 2048
 # Content type -> the loader that reads it.
 CONTENT_KINDS = {"text/html": "html", "application/xhtml+xml": "html", "application/pdf": "pdf", "text/plain": "text"}
 _REDIRECTS = {301, 302, 303, 307, 308}
-_USER_AGENT = "ragbot (source fetcher; +https://github.com/)"
+_USER_AGENT = "ragbot-source-fetcher/1 (a curator added this page as a source)"
 PRIVATE_SETTING = "RAGBOT_INGEST__ALLOW_PRIVATE_URLS"
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -181,8 +181,8 @@ async def fetch(
         raise UrlSourceError(f"the download took longer than {policy.deadline:g} s") from None
     except httpx.TimeoutException:
         raise UrlSourceError(f"the server did not answer within {policy.timeout:g} s") from None
-    except httpx.HTTPError as exc:
-        raise UrlSourceError(f"the download failed ({type(exc).__name__}: {exc or 'no detail'})") from None
+    except (httpx.HTTPError, OSError) as exc:  # refused connection, TLS failure, broken stream
+        raise UrlSourceError(f"the download failed ({type(exc).__name__}: {_one_line(exc)})") from None
     finally:
         if own:
             await client.aclose()
@@ -209,6 +209,10 @@ async def _follow(
             raise UrlSourceError(f"redirected to a refused address: {exc}") from None
         log.debug("redirect %s -> %s", url, current)
     raise UrlSourceError(f"more than {policy.max_redirects} redirects")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or "no detail"
 
 
 def _media_type(header: str) -> tuple[str, str]:

@@ -5,6 +5,7 @@ Pages are set per path by the test (and may change between requests); it answers
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -30,8 +31,15 @@ class Endless:
 
 
 @dataclass
+class Dripping:
+    """A body sent a few bytes at a time, each within any read timeout, never ending."""
+
+    interval: float
+
+
+@dataclass
 class WebSite(LoopbackServer):
-    pages: dict[str, Page | Endless | str] = field(default_factory=dict)  # a str: redirect there (302)
+    pages: dict[str, Page | Endless | Dripping | str] = field(default_factory=dict)  # a str: redirect there (302)
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
     def url(self, path: str) -> str:
@@ -62,6 +70,8 @@ class WebSite(LoopbackServer):
             return web.Response(status=302, headers={"Location": page})
         if isinstance(page, Endless):
             return await self._endless(request, page)
+        if isinstance(page, Dripping):
+            return await self._drip(request, page)
         if page.etag and request.headers.get("If-None-Match") == page.etag:
             return web.Response(status=304, headers={"ETag": page.etag})
         headers = {"Content-Type": page.content_type}
@@ -82,3 +92,13 @@ class WebSite(LoopbackServer):
         except (ConnectionResetError, ConnectionError):
             pass  # the client hung up: what the size cap is for
         return response
+
+    async def _drip(self, request: web.Request, page: Dripping) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await response.prepare(request)
+        try:
+            while True:
+                await response.write(b"still coming ")
+                await asyncio.sleep(page.interval)
+        except (ConnectionResetError, ConnectionError):
+            return response

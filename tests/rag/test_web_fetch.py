@@ -7,7 +7,7 @@ import ipaddress
 from collections.abc import AsyncIterator
 
 import pytest
-from fakes.web_site import Endless, WebSite
+from fakes.web_site import Dripping, Endless, WebSite
 from helpers import make_pdf
 from web_pages import REPORT_PAGES, act_html
 
@@ -76,6 +76,12 @@ async def test_a_50_mb_body_is_abandoned_past_the_cap(site: WebSite) -> None:
 async def test_a_declared_length_over_the_cap_is_refused_before_reading(site: WebSite) -> None:
     url = site.page("/big.txt", b"x" * 2_000_000, "text/plain")
     assert await _refused(url) == "the page is 2.0 MB, over the 1 MB limit (RAGBOT_INGEST__MAX_FILE_MB)"
+
+
+async def test_a_page_dripping_forever_hits_the_deadline(site: WebSite) -> None:
+    site.pages["/slow"] = Dripping(0.2)  # every read is quick: only the whole-download deadline stops it
+    policy = FetchPolicy(max_bytes=1_000_000, timeout=1, deadline=1.5, allow_private=LOOPBACK)
+    assert await _refused(site.url("/slow"), policy) == "the download took longer than 1.5 s"
 
 
 async def test_redirects_are_followed_a_limited_number_of_times(site: WebSite) -> None:

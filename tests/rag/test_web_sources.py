@@ -81,6 +81,14 @@ async def test_pdf_and_text_pages_become_sources(service: RagService, site: WebS
     assert _cites(answer, site.url("/notes.txt")) and "public chatbot registry" in answer.text
 
 
+async def test_a_page_without_a_declared_charset_is_decoded_by_its_bytes(service: RagService, site: WebSite) -> None:
+    text = "Veltania's café owners asked whether the chatbot levy applies to menus; the ministry said: non."
+    url = site.page("/cafe.txt", text.encode("cp1252"), "text/plain")
+    assert (await service.add_url(url)).ok
+    answer = await service.answer("Does the Veltania chatbot levy apply to café menus?")
+    assert _cites(answer, url) and "café owners" in answer.text
+
+
 @pytest.mark.parametrize(
     ("path", "content_type", "reason"),
     [
