@@ -146,16 +146,25 @@ class WebSources:
         source = self.registry.get(target) or next(
             (s for s in self.registry.all() if target in (s.source_id, s.final_url)), None
         )
-        if source is None:
-            if target in self.index.catalog.document_hashes() and not is_url_source(target):
+        # A page indexed but not recorded here (added by another process sharing the index) is removed too.
+        url, source_id = (source.url, source.source_id) if source else self._indexed_page(target)
+        if not source_id:
+            if target in self.index.catalog.document_hashes():
                 return SourceChange(
                     target, "failed", "this is a file of the curated corpus: delete the file, then reindex"
                 )
             return SourceChange(target, "failed", "no URL source has this address or id (see the list of sources)")
         with self._write_lock:
-            chunks = remove_from_index(self.index, source.source_id)
-            self.registry.remove(source.url)
-        return SourceChange(source.url, "removed", "it is no longer cited", source_id=source.source_id, chunks=chunks)
+            chunks = remove_from_index(self.index, source_id)
+            self.registry.remove(url)
+        return SourceChange(url, "removed", "it is no longer cited", source_id=source_id, chunks=chunks)
+
+    def _indexed_page(self, target: str) -> tuple[str, str]:
+        """(url, source id) of the indexed page named by `target`, or ("", "")."""
+        for record in self.index.catalog.documents():
+            if is_url_source(record.source.id) and target in (record.source.id, record.source.url):
+                return record.source.url, record.source.id
+        return "", ""
 
     def restore_sync(self, report: IngestReport, *, rechunk: bool) -> None:
         """After a corpus ingest (the caller holds the write lock): index again from the stored copies the pages

@@ -167,6 +167,11 @@ async def test_remove_takes_a_page_out_and_refuses_corpus_files(service: RagServ
     assert not _cites(await service.answer(ACT_QUESTION), url)
     assert added.source_id not in {d.source.id for d in await service.sources()}
     assert (await service.remove_source(url)).detail.startswith("no URL source has this address or id")
+    other = await service.add_url(site.page("/notes.txt", NOTES_TEXT, "text/plain"))
+    for recorded in (service.index.data_dir / "url_sources").iterdir():  # as if another process had added it
+        recorded.unlink()
+    assert (await service.remove_source(site.url("/notes.txt"))).outcome == "removed"
+    assert other.source_id not in {d.source.id for d in await service.sources()}
     corpus = await service.remove_source(ARTICLE_ID)
     assert not corpus.ok and corpus.detail == "this is a file of the curated corpus: delete the file, then reindex"
 
