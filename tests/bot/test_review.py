@@ -5,6 +5,7 @@ Discord."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import discord
@@ -13,11 +14,12 @@ from fakes.discord_protocol import SEND_MESSAGES
 from fakes.discord_server import Call, FakeDiscord, InteractionOutcome, SentInteraction
 from harness import Harness, HarnessFactory
 
+from bot.events import REVIEW_SIGNAL, ReviewSignal
 from bot.permissions import NOT_MODERATOR
 from bot.rendering import FAQ_LABEL, REFUSAL_LABEL
-from bot.review_rendering import OPEN_STATUS, embed_as_text
+from bot.review_rendering import OPEN_STATUS, embed_as_text, render_card
 from curation.faq import FaqMatcher
-from curation.review import ReviewQueue
+from curation.review import MAX_PLACES, Card, Place, ReviewQueue
 
 BREAD = "What's a good recipe for sourdough bread?"
 BREAD_AGAIN = "Any good sourdough bread recipe?"
@@ -85,7 +87,10 @@ def _buttons(message: dict[str, Any]) -> dict[str, str]:
 
 
 def _card_text(message: dict[str, Any]) -> str:
-    return embed_as_text(discord.Embed.from_dict(message["embeds"][0]))
+    """The card as text, its buttons below."""
+    buttons = [c for c in walk_components(message["components"]) if c.get("type") == 2]
+    row = " ".join(f"[{c['emoji']['name']} {c['label']}]" for c in buttons)
+    return embed_as_text(discord.Embed.from_dict(message["embeds"][0])) + "\n" + row
 
 
 def _jump(h: Harness, channel_id: int, message_id: int | str) -> str:
@@ -105,13 +110,13 @@ async def test_a_refused_question_posts_a_card_and_a_similar_one_edits_it(harnes
     assert fields["Asked"] == f"[1]({_jump(h, h.discord.channel_id, refused.message['id'])})"
     assert fields["Status"] == OPEN_STATUS
     assert list(_buttons(card)) == ["Write FAQ", "Dismiss"]
-    print("\n" + _card_text(card))  # the README's mock-up of a card comes from this run
 
     since = len(h.discord.calls)
     again = await _ask(h, BREAD_AGAIN)
     edited = await _card_change(h, since, "PATCH")
     assert edited["id"] == card["id"] and len(h.discord.messages_in(_review_channel(h))) == 1
     assert _fields(edited)["Signals"] == "🤷 refused ×2"
+    print("\n" + _card_text(edited))  # the README's mock-up of a card is this run's (pytest -s shows it)
     assert _fields(edited)["Asked"].endswith(f" · [2]({_jump(h, h.discord.channel_id, again.message['id'])})")
     assert h.discord.mention_violations == []
 
@@ -197,6 +202,24 @@ async def test_dismiss_closes_the_card_and_a_later_question_opens_a_new_one(harn
     assert (await _card_change(h, since))["embeds"][0]["title"] == "Review card #2"
 
 
+async def test_a_deleted_card_is_posted_again_on_its_next_signal(harness_factory: HarnessFactory) -> None:
+    h = await harness_factory(setup=_review_desk)
+    assert h.bot is not None
+    since = len(h.discord.calls)
+    await _ask(h, BREAD)
+    card = await _card_change(h, since)
+    review = h.bot.get_channel(_review_channel(h))
+    assert isinstance(review, discord.TextChannel)
+    await review.get_partial_message(int(card["id"])).delete()  # a moderator tidied the channel
+
+    since = len(h.discord.calls)
+    await _ask(h, BREAD_AGAIN)
+    again = await _card_change(h, since)
+    assert again["id"] != card["id"] and again["embeds"][0]["title"] == "Review card #1"
+    assert _fields(again)["Signals"] == "🤷 refused ×2"
+    assert [m["id"] for m in h.discord.messages_in(_review_channel(h))] == [again["id"]]
+
+
 async def test_without_a_review_channel_nothing_is_filed(harness_factory: HarnessFactory) -> None:
     h = await harness_factory()
     refused = await _ask(h, BREAD)
@@ -221,3 +244,63 @@ async def test_a_card_that_cannot_be_posted_costs_no_answer(harness_factory: Har
     assert refused_post.status == 403 and h.discord.messages_in(_review_channel(h)) == []
     h.model.enqueue_reply(ANSWER)
     assert (await _ask(h, FOUNDER)).content == ANSWER  # the bot carries on answering
+
+
+async def test_signals_at_once_share_one_card_and_other_servers_are_left_out(harness_factory: HarnessFactory) -> None:
+    """An "Ask a human" press (the forum desk raises it) and a refusal of the same question arriving together
+    make one card; a signal from a server the review channel does not belong to makes none."""
+    h = await harness_factory(setup=_review_desk)
+    assert h.bot is not None
+    guild, channel = h.discord.guild_id, h.discord.channel_id
+    since = len(h.discord.calls)
+    h.bot.dispatch(REVIEW_SIGNAL, ReviewSignal("human", guild, channel, None, BREAD, h.discord.user_id))
+    h.bot.dispatch(REVIEW_SIGNAL, ReviewSignal("refused", guild, channel, 42, BREAD_AGAIN, h.discord.user_id))
+    h.bot.dispatch(REVIEW_SIGNAL, ReviewSignal("refused", guild + 1, channel, 43, BREAD, h.discord.user_id))
+    card = await _card_change(h, since)
+    edited = await _card_change(h, since, "PATCH")
+    assert edited["id"] == card["id"] and len(h.discord.messages_in(_review_channel(h))) == 1
+    assert _fields(edited)["Signals"] == "🤷 refused ×1 · 🙋 asked for a human ×1"
+    queue = ReviewQueue(h.db, FaqMatcher(None, 0.75))
+    assert (await queue.open_count(guild), await queue.open_count(guild + 1)) == (1, 0)
+
+
+def _card(**fields: Any) -> Card:
+    when = datetime(2025, 1, 27, tzinfo=UTC)
+    values: dict[str, Any] = {
+        "id": 7,
+        "guild_id": 1,
+        "question": "Why?",
+        "counts": {"refused": 1, "downvote": 0, "human": 0},
+        "places": (Place("refused", 2, 3, 4),),
+        "closest": (),
+        "status": "open",
+        "opened_at": when,
+        "last_seen_at": when,
+    }
+    return Card(**(values | fields))
+
+
+def test_a_card_stays_within_discords_embed_limits() -> None:
+    places = tuple(Place("downvote", 2, 100 + i, 4) for i in range(MAX_PLACES))
+    card = _card(
+        question="*" * 1000,
+        counts={"refused": 30, "downvote": 25, "human": 2},
+        places=places,
+        closest=tuple(f"[{'t' * 300}](<https://e.org/{i}>)" for i in range(5)),
+    )
+    embed = render_card(card)
+    assert len(embed) <= 6000 and len(embed.description or "") <= 4096
+    assert all(len(f.value or "") <= 1024 for f in embed.fields)
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["Signals"] == "🤷 refused ×30 · 👎 voted down ×25 · 🙋 asked for a human ×2"
+    assert (fields["Asked"] or "").endswith("[5](https://discord.com/channels/1/2/104) and 52 more")
+    assert (fields["Closest sources"] or "").endswith("…")
+    assert (embed.description or "").startswith("> \\*\\*")  # the question's Markdown is shown as typed
+
+
+def test_a_closed_card_says_who_closed_it_and_how() -> None:
+    resolved = render_card(_card(status="resolved", resolved_by=99, resolution="wrote FAQ entry #3"))
+    dismissed = render_card(_card(status="dismissed", resolved_by=99, resolution="dismissed"))
+    status = [{f.name: f.value for f in e.fields}["Status"] for e in (resolved, dismissed)]
+    assert status == ["✅ **Resolved** by <@99>: wrote FAQ entry #3.", "🗑️ **Dismissed** by <@99>."]
+    assert render_card(_card(closest=())).fields[2].value == "*none: the corpus has nothing near this question*"
