@@ -183,13 +183,14 @@ class ReviewCog(commands.Cog, name="Review"):
             save = functools.partial(self._save_faq, card=card)
             await interaction.response.send_modal(FaqModal(title="Write FAQ", question=card.question, on_submit=save))
             return
-        closed = await self.queue.close(
-            card.id, card.guild_id, status="dismissed", by=interaction.user.id, how="dismissed"
-        )
-        if closed is None:
-            await reply(interaction, ALREADY_CLOSED)
-            return
-        await interaction.response.edit_message(embed=render_card(closed), view=None, allowed_mentions=NO_MENTIONS)
+        async with self._locks[card.guild_id]:  # a signal being filed must not re-show the card as open
+            closed = await self.queue.close(
+                card.id, card.guild_id, status="dismissed", by=interaction.user.id, how="dismissed"
+            )
+            if closed is None:
+                await reply(interaction, ALREADY_CLOSED)
+                return
+            await interaction.response.edit_message(embed=render_card(closed), view=None, allowed_mentions=NO_MENTIONS)
 
     async def _save_faq(self, interaction: discord.Interaction, draft: FaqDraft, *, card: Card) -> None:
         """Save the entry (its rules are the FAQ's: curation.faq.validate_faq), close the card, answer the
@@ -200,12 +201,14 @@ class ReviewCog(commands.Cog, name="Review"):
         entry = await self.bot.db.add_faq(card.guild_id, draft.question, draft.answer, author_id=interaction.user.id)
         await interaction.response.defer(ephemeral=True, thinking=True)  # posting in threads may take a moment
         how = f"wrote FAQ entry #{entry.id}"
-        closed = await self.queue.close(card.id, card.guild_id, status="resolved", by=interaction.user.id, how=how)
+        async with self._locks[card.guild_id]:  # a signal being filed must not re-show the card as open
+            closed = await self.queue.close(card.id, card.guild_id, status="resolved", by=interaction.user.id, how=how)
+            if closed is not None:
+                await self._quietly(self._edit(closed), f"review card {card.id}: could not edit it")
         notes = [saved_text(entry)]
         if closed is None:
             notes.append("The card had been closed meanwhile; the entry is saved all the same.")
         else:
-            await self._quietly(self._edit(closed), f"review card {card.id}: could not edit it")
             answered = await self._answer_askers(closed, entry)
             if answered:
                 notes.append(f"Posted the answer in {answered} open thread{'s' if answered > 1 else ''}.")
