@@ -63,6 +63,7 @@ FLAG_KEY = (
     f" (saving it with `/faq edit` marks it checked) · {SOURCE_REMOVED} a cited source is no longer indexed"
 )
 TITLE_CHARS = 60  # a flagged source's title: two may share a line with the rest
+TITLES_SHOWN = 2  # per kind of flag; `/faq show` lists the entry's sources in full
 
 
 # --- FAQ entries ----------------------------------------------------------------------------------------
@@ -73,18 +74,19 @@ def uses_text(entry: FaqRecord) -> str:
     return f"{times}, last <t:{int(entry.last_used_at.timestamp())}:R>"
 
 
-def faq_line(entry: FaqRecord, freshness: Freshness | None = None) -> str:
+def faq_line(entry: FaqRecord, freshness: Freshness | None = None, *, width: int = LINE_CHARS) -> str:
+    """An entry in the list, its question cut at `width`; what to look at in it on a second line."""
     sources = len(entry.citations)
     extras = [f"{sources} source{'s' if sources != 1 else ''}"] if sources else []
     if entry.pinned_message_id is not None:
         extras.append("pinned")
     suffix = f" · *{', '.join(extras)}*" if extras else ""
-    line = f"**#{entry.id}** {_short(entry.question)}{suffix} · {uses_text(entry)}"
-    flags = flag_text(freshness) if freshness is not None else ""
+    line = f"**#{entry.id}** {_short(entry.question, width)}{suffix} · {uses_text(entry)}"
+    flags = flag_text(freshness, max(width // 2, 20)) if freshness is not None else ""
     return f"{line}\n  {flags}" if flags else line
 
 
-def flag_text(freshness: Freshness) -> str:
+def flag_text(freshness: Freshness, title_chars: int = TITLE_CHARS) -> str:
     """What to look at in an entry, one short phrase per problem; empty when there is none."""
     flags = []
     if freshness.review_due is not None:
@@ -94,8 +96,9 @@ def flag_text(freshness: Freshness) -> str:
         (SOURCE_REMOVED, "removed", freshness.removed),
     ):
         if titles:
-            named = ", ".join(_short(t, TITLE_CHARS) for t in titles)
-            flags.append(f"{mark} source{'s' if len(titles) > 1 else ''} {what}: {named}")
+            named = ", ".join(_short(t, title_chars) for t in titles[:TITLES_SHOWN])
+            more = f" and {len(titles) - TITLES_SHOWN} more" if len(titles) > TITLES_SHOWN else ""
+            flags.append(f"{mark} source{'s' if len(titles) > 1 else ''} {what}: {named}{more}")
     return " · ".join(flags)
 
 
@@ -106,18 +109,22 @@ def render_faq_page(
     total: int,
     freshness: Mapping[int, Freshness] | None = None,
 ) -> str:
-    """A page of entries with their uses; `freshness` (curation.freshness.check per entry id) adds flags."""
+    """A page of entries with their uses; `freshness` (curation.freshness.check per entry id) adds flags.
+    Questions and titles are cut shorter until the page fits one message, the explanations always shown."""
     if total == 0:
         return NO_FAQS
     freshness = freshness or {}
     head = f"📌 **FAQ entries** — {total} in all · page {number}/{pages}"
-    lines = [head, *(faq_line(e, freshness.get(e.id)) for e in entries)]
-    if not entries:
-        lines.append("*No entries on this page.*")
-    if any(f.stale for f in freshness.values()):
-        lines.append(FLAG_KEY)
-    lines.append("-# `/faq show id` shows an entry; `/faq edit id` and `/faq remove id` change it.")
-    return _fit(lines)
+    footer = [FLAG_KEY] if any(f.stale for f in freshness.values()) else []
+    footer.append("-# `/faq show id` shows an entry; `/faq edit id` and `/faq remove id` change it.")
+    body = ["*No entries on this page.*"] if not entries else []
+    for width in (LINE_CHARS, LINE_CHARS // 2, LINE_CHARS // 4):
+        body = body if not entries else [faq_line(e, freshness.get(e.id), width=width) for e in entries]
+        text = "\n".join([head, *body, *footer])
+        if len(text) <= MESSAGE_LIMIT:
+            return text
+    end = "\n".join(footer)
+    return _fit([head, *body], MESSAGE_LIMIT - len(end) - 1) + "\n" + end
 
 
 def render_faq(entry: FaqRecord) -> Rendered:

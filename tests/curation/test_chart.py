@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from curation.chart import SIZE_INCHES, DPI, chart_title, period_days, render_png, stats_figure, write_png
+from curation.chart import DPI, SIZE_INCHES, chart_title, period_days, render_png, stats_figure, write_png
 from curation.db.records import DayCounts, Stats
 from rag.errors import UserFacingError
 
