@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import discord
 import pytest
@@ -52,6 +53,12 @@ async def world() -> AsyncIterator[tuple[FakeDiscord, _Client, int]]:
                 await asyncio.wait_for(task, 5)
 
 
+def _channel(fake: FakeDiscord, channel_id: int) -> dict[str, Any]:
+    channel = fake.channel(channel_id)
+    assert channel is not None
+    return channel
+
+
 async def _until(condition: object, timeout: float = 5) -> None:
     async with asyncio.timeout(timeout):
         while not condition():  # type: ignore[operator]
@@ -63,7 +70,7 @@ async def test_a_forum_and_its_tags_reach_the_client(world: tuple[FakeDiscord, _
     forum = client.get_channel(forum_id)
     assert isinstance(forum, discord.ForumChannel)
     assert [(t.name, t.moderated) for t in forum.available_tags] == [("Solved", False), ("Needs human", True)]
-    [raw] = [t for t in fake.channel(forum_id)["available_tags"] if t["name"] == "Solved"]
+    [raw] = [t for t in _channel(fake, forum_id)["available_tags"] if t["name"] == "Solved"]
     assert set(raw) == {"id", "name", "moderated", "emoji_id", "emoji_name"}
 
 
@@ -80,8 +87,8 @@ async def test_a_members_post_is_a_thread_opened_by_a_message_of_the_same_id(
     [starter] = client.messages
     assert starter.id == created.id and starter.channel.id == created.id
     assert starter.content == "Which chips are covered?"
-    assert fake.channel(forum_id)["last_message_id"] == thread["id"]  # a forum's last message is its newest post
-    assert fake.channel(created.id)["message_count"] == 0  # the opening message is not counted
+    assert _channel(fake, forum_id)["last_message_id"] == thread["id"]  # a forum's last message is its newest post
+    assert _channel(fake, created.id)["message_count"] == 0  # the opening message is not counted
 
 
 async def test_the_bot_opens_a_post_and_cannot_write_in_the_forum_itself(
