@@ -255,3 +255,15 @@ async def test_without_tags_or_the_permission_to_apply_them_answers_still_come_a
     assert len([r for r in reports if expected in r]) == 1, reports
     if problem == "no permission":
         assert [c.status for c in h.discord.calls_to("PATCH", "/channels/") if c.path.count("/") == 2] == [403, 403]
+
+
+async def test_the_desk_buttons_keep_working_after_a_restart(harness_factory: HarnessFactory) -> None:
+    desk = Desk()
+    h = await harness_factory(setup=desk.setup)
+    post_id, answer = await _post_and_answer(h, desk)
+    await h.stop()
+    await h.start()  # a new process: the post's buttons are found again by their custom ids
+    outcome = await h.settled(await h.discord.click_button(int(answer["id"]), _buttons(answer)["Solved"]))
+    assert outcome.content == SOLVED_THANKS
+    await h.discord.wait_for_call(lambda c: c.method == "PATCH" and c.path == f"/channels/{post_id}")
+    assert h.discord.applied_tag_names(post_id) == ["Solved"]

@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import pytest
+from pydantic import ValidationError
+
 from bot.forum_rendering import cap_note, human_request
 from bot.forum_rules import DailyCap, closes_post, find_tag, post_question, without_mentions
+from rag.config import DiscordSettings, Settings
 
 
 @dataclass(frozen=True)
@@ -57,3 +61,14 @@ def test_the_human_request_names_the_role_only_when_one_is_configured() -> None:
     assert "\\*\\*this\\*\\*" in human_request(42, "Is **this** covered?")  # the title cannot restyle the message
     assert "<@&" not in human_request(None, "Title")
     assert "3 answers" in cap_note(3)
+
+
+def test_forum_settings_come_from_the_environment_and_bad_ones_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RAGBOT_DISCORD__FORUM_CHANNELS", "[11, 12]")
+    monkeypatch.setenv("RAGBOT_DISCORD__HELPER_ROLE", "13")
+    discord = Settings(_env_file=None).discord
+    assert (discord.forum_channels, discord.helper_role, discord.forum_delay) == ([11, 12], 13, 5.0)
+    with pytest.raises(ValidationError, match="solved_tag"):
+        DiscordSettings(solved_tag="a tag name longer than twenty")
