@@ -130,6 +130,12 @@ class ForumActions(UserActions):
         await self._announce_post(thread)
         return ApiResponse(201, {**thread, "message": self._messages[int(thread["id"])]})
 
+    async def _get_guild_channels(self, req: ApiRequest, guild_id: str) -> ApiResponse:
+        """Every channel of the guild but its threads, forums included."""
+        guild = self._guild(guild_id)
+        channels = [self._channels[c] for c in guild.channel_ids]
+        return ApiResponse(200, [c for c in channels if c["type"] not in THREAD_TYPES])
+
     async def _post_message(self, req: ApiRequest, channel_id: str) -> ApiResponse:
         if self._channel(channel_id)["type"] == FORUM_CHANNEL:
             raise fail(400, "Cannot send messages in a non-text channel", 50008)

@@ -190,3 +190,11 @@ async def test_allowed_mentions_shape_is_validated_as_discord_does(world: tuple[
     with pytest.raises(discord.HTTPException):
         await channel.send(f"<@&{role}>", allowed_mentions=named)
     assert len(fake.mention_violations) == 1
+
+
+async def test_a_guilds_channel_list_includes_its_forums(world: tuple[FakeDiscord, _Client, int]) -> None:
+    fake, client, forum_id = world
+    guild = client.get_guild(fake.guild_id)
+    assert guild is not None
+    fetched = await guild.fetch_channels()
+    assert {c.id: type(c).__name__ for c in fetched} == {fake.channel_id: "TextChannel", forum_id: "ForumChannel"}
