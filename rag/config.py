@@ -166,6 +166,13 @@ class DiscordSettings(BaseModel):
     moderator_role_ids: list[int] = Field(default_factory=list)  # besides members with Manage Messages
     pin_faq_messages: bool = True  # pinning an answer as FAQ also pins the Discord message
     review_channel: int | None = None  # refused questions, 👎 votes and "Ask a human" become cards posted here
+    # Forum help desk: new posts in these forum channels are answered in the post, without a mention.
+    forum_channels: list[int] = Field(default_factory=list)
+    forum_delay: float = Field(5.0, ge=0, le=300)  # seconds a new post is left to settle (quick additions)
+    solved_tag: str = Field("Solved", min_length=1, max_length=20)  # forum tag names: Discord allows 20 characters
+    needs_human_tag: str = Field("Needs human", min_length=1, max_length=20)
+    helper_role: int | None = None  # the role "Ask a human" pings: the one mention the bot ever makes
+    forum_daily_cap: int = Field(20, ge=1, le=10_000)  # forum answers per member per UTC day
 
     @model_validator(mode="after")
     def _valid_shards(self) -> DiscordSettings:
