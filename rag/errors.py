@@ -46,3 +46,7 @@ class BackendError(RagError):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+
+
+class IngestRunning(UserFacingError):
+    """Another process holds the index's writer lock (a shared index has one writer at a time)."""
