@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -85,13 +86,15 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def chroma_from_index(tmp_path: Path, _corpus_index: Path) -> Iterator[int]:
-    """A chroma server holding the session-built corpus vectors (copied): ingesting the corpus into a fresh
-    shared catalog finds every vector there and embeds nothing."""
+def chroma_from_index(tmp_path: Path, _corpus_index: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """A chroma server (its process and port) holding the session-built corpus vectors, copied: ingesting the
+    corpus into a fresh shared catalog finds every vector there and embeds nothing."""
     folder = tmp_path / "chroma-server"
     shutil.copytree(_corpus_index / "chroma", folder)
     proc, port = start_chroma(folder, tmp_path / "chroma.log")
     try:
-        yield port
+        yield proc, port
     finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)  # a test may have paused it
         stop(proc)
