@@ -104,7 +104,11 @@ def create_bot(
         "help_command": None,
         **options,
     }
-    if config.shards is not None:
-        count = None if config.shards == "auto" else int(config.shards)
-        return ShardedRagBot(service=service, config=config, db=db, observer=observer, shard_count=count, **common)  # type: ignore[return-value]
+    if config.sharding is not None:
+        # discord.py's manual sharding: shard_ids need the total count, and each process connects only its own.
+        count, ids = config.sharding
+        sharded = ShardedRagBot(
+            service=service, config=config, db=db, observer=observer, shard_count=count, shard_ids=ids, **common
+        )
+        return sharded  # type: ignore[return-value]
     return RagBot(service=service, config=config, db=db, observer=observer, **common)

@@ -111,6 +111,12 @@ class Snowflakes:
         return self._last
 
 
+def shard_for(guild_id: int | None, shard_count: int) -> int:
+    """The shard that receives a guild's events: (guild_id >> 22) % num_shards; DMs go to shard 0.
+    (https://discord.com/developers/docs/events/gateway#sharding)"""
+    return 0 if guild_id is None else (guild_id >> 22) % shard_count
+
+
 def snowflake_iso(snowflake: int) -> str:
     ms = (snowflake >> 22) + DISCORD_EPOCH_MS
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat()

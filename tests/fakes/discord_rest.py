@@ -61,7 +61,7 @@ class RestRoutes(MessageStore, RestTransport):
 
     async def _get_gateway_bot(self, req: ApiRequest) -> ApiResponse:
         limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
-        return ApiResponse(200, {"url": self.ws_url, "shards": 1, "session_start_limit": limit})
+        return ApiResponse(200, {"url": self.ws_url, "shards": self.shard_count, "session_start_limit": limit})
 
     async def _get_application(self, req: ApiRequest) -> ApiResponse:
         return ApiResponse(200, self._application())

@@ -62,6 +62,7 @@ class FakeDiscord(ForumActions, LoopbackServer):
         heartbeat_interval_ms: int = 45_000,
         interaction_ack_timeout: float | None = 3.0,
         bot_name: str = "ragbot",
+        shard_count: int = 1,
     ) -> None:
         super().__init__(
             require_no_mentions=require_no_mentions,
@@ -71,6 +72,7 @@ class FakeDiscord(ForumActions, LoopbackServer):
             interaction_ack_timeout=interaction_ack_timeout,
             bot_name=bot_name,
         )
+        self.shard_count = shard_count  # recommended by GET /gateway/bot; routing follows each IDENTIFY's own
         self._routes = self._route_table()
 
     # ---- lifecycle (start and stop are LoopbackServer's) ----------------------------------------
