@@ -56,7 +56,7 @@ class Target(Protocol):
 class MessageTarget:
     """An answer given as a reply message, edited in place; extra pieces follow in the same channel."""
 
-    def __init__(self, channel: discord.abc.Messageable, reply_to: discord.Message) -> None:
+    def __init__(self, channel: discord.abc.Messageable, reply_to: discord.Message | discord.MessageReference) -> None:
         self.channel = channel
         self.reply_to = reply_to
         self.message: discord.Message | None = None
