@@ -16,9 +16,7 @@ from discord.ext import commands
 
 from bot.admin_rendering import render_source_change, saved_text
 from bot.cogs.admin import add_web_page
-from bot.delivery import NO_MENTIONS, Asker, MessageTarget, deliver
-from bot.events import REVIEW_SIGNAL
-from bot.limits import QueueFull
+from bot.delivery import NO_MENTIONS, Asker, MessageTarget
 from bot.modals import FaqDraft, FaqModal
 from bot.permissions import NOT_ADMINISTRATOR, NOT_MODERATOR, is_administrator, is_moderator
 from bot.rendering import render_answer
@@ -34,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable
 
     from bot.client import RagBot
+    from bot.cogs.ask import AskCog
     from bot.events import ReviewSignal
     from curation.db.records import FaqRecord
     from curation.review import Card, Place
@@ -224,28 +223,18 @@ class ReviewCog(commands.Cog, name=REVIEW_COG):
         return posted
 
     async def _answer_again(self, card: Card) -> int:
-        """The question asked anew in each open thread, as if its asker had asked it there."""
+        """The question asked anew in each open thread, through the ask cog's one answer path (answer slots,
+        shutdown grace; a question still refused opens a new card), as if its asker had asked it there."""
+        ask: AskCog | None = self.bot.get_cog("AskCog")  # type: ignore[assignment]
+        if ask is None:
+            return 0
         answered = 0
         for thread, place in self._open_threads(card):
             # Under the message it was asked at; else under the post's opening message (whose id is the thread's).
             asked_at = place.message_id if place.message_id is not None else thread.id
             reference = discord.MessageReference(message_id=asked_at, channel_id=thread.id, fail_if_not_exists=False)
-            try:
-                async with self.bot.slots.slot():
-                    answer = await deliver(
-                        service=self.bot.service,
-                        question=card.question,
-                        history=[],
-                        target=MessageTarget(thread, reference),
-                        db=self.bot.db,
-                        asker=Asker(place.user_id, card.guild_id, thread.id, "thread"),
-                        interval=self.bot.config.edit_interval,
-                        observer=self.bot.observer,
-                        notify=functools.partial(self.bot.dispatch, REVIEW_SIGNAL),  # still refused: a new card
-                    )
-            except QueueFull:
-                log.info("review card %d: too busy to answer thread %d again", card.id, thread.id)
-                continue
+            asker = Asker(place.user_id, card.guild_id, thread.id, "thread")
+            answer = await ask.answer(card.question, [], MessageTarget(thread, reference), asker)
             answered += answer is not None
         return answered
 
