@@ -234,6 +234,44 @@ async def test_add_source_resolves_the_card_and_answers_the_thread_again(
     assert h.discord.mention_violations == []
 
 
+async def test_bad_input_leaves_the_card_open_and_a_stale_form_still_saves(
+    harness_factory: HarnessFactory, site: WebSite
+) -> None:
+    h = await harness_factory(setup=_review_desk, ingest_options=LOOPBACK_PAGES)
+    admin, mod = h.add_administrator(), h.add_moderator()
+    since = len(h.discord.calls)
+    await _ask(h, BREAD)
+    card = await _card_change(h, since)
+    buttons = _buttons(card)
+
+    press = await h.discord.click_button(int(card["id"]), buttons["Write FAQ"], user_id=mod)
+    await h.settled(press)
+    submit = await h.discord.submit_modal(values={"answer": "Ask @everyone"}, from_interaction=press, user_id=mod)
+    text, _ = await _press(h, submit)
+    assert text == "⚠️ The answer mentions @everyone, @here or a role; remove the mention."
+    press = await h.discord.click_button(int(card["id"]), buttons["Add source"], user_id=admin)
+    await h.settled(press)
+    picture = site.page("/picture.png", b"\x89PNG\r\n\x1a\n", "image/png")
+    submit = await h.discord.submit_modal(values={"url": picture}, from_interaction=press, user_id=admin)
+    text, _ = await _press(h, submit)
+    assert text.startswith(f"⚠️ Nothing was changed for <{picture}>: the page is image/png;")
+    still = h.discord.message(int(card["id"]))
+    assert still is not None and _fields(still)["Status"] == OPEN_STATUS and len(_buttons(still)) == 3
+    assert await h.db.faqs_for_guild(h.discord.guild_id) == []
+
+    # Two moderators at once: one opens the form, the other dismisses; the form's entry is still saved.
+    press = await h.discord.click_button(int(card["id"]), buttons["Write FAQ"], user_id=mod)
+    await h.settled(press)
+    await h.settled(await h.discord.click_button(int(card["id"]), buttons["Dismiss"], user_id=admin))
+    submit = await h.discord.submit_modal(values={"answer": FAQ_TEXT}, from_interaction=press, user_id=mod)
+    text, _ = await _press(h, submit)
+    assert "Saved FAQ entry **#1**" in text and text.endswith(
+        "The card had been closed meanwhile. The entry is saved all the same."
+    )
+    closed = h.discord.message(int(card["id"]))
+    assert closed is not None and _fields(closed)["Status"] == f"🗑️ **Dismissed** by <@{admin}>."
+
+
 async def test_dismiss_closes_the_card_and_a_later_question_opens_a_new_one(harness_factory: HarnessFactory) -> None:
     h = await harness_factory(setup=_review_desk)
     mod = h.add_moderator()
