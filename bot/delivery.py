@@ -217,8 +217,8 @@ async def deliver(
     observer: Observer = NULL_OBSERVER,
     notify: Callable[[ReviewSignal], None] | None = None,
 ) -> Answer | None:
-    """Stream one answer into `target`. Every failure ends as a short message to the asker, never a traceback.
-    A refusal is reported through `notify` (the review queue's signal)."""
+    """Stream one answer into `target` (a refusal is also told to `notify`, the review queue's signal). Every
+    failure ends as a short message to the asker, never a traceback."""
     throttle = Throttle(target, interval)
     started = time.monotonic()
     answer_id = secrets.token_hex(6)  # chosen first: every log line of this question carries it
