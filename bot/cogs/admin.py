@@ -25,9 +25,21 @@ from rag.web import MAX_URL_CHARS
 
 if TYPE_CHECKING:
     from bot.client import RagBot
+    from rag.web_sources import SourceChange
 
 log = logging.getLogger(__name__)
 REINDEX_RUNNING = "A reindex is already running; its report will appear where it was started."
+
+
+async def add_web_page(bot: RagBot, interaction: discord.Interaction, url: str) -> SourceChange:
+    """What `/sources add` and a review card's "Add source" do once the administrator is checked: download and
+    index the page (the reply waits meanwhile), and log who added what."""
+    await interaction.response.defer(ephemeral=True, thinking=True)  # a download, then embedding
+    change = await bot.service.add_url(url)
+    log.warning(
+        "source %s by %s in guild %s: %s", change.outcome, interaction.user.id, interaction.guild_id, change.line()
+    )
+    return change
 
 
 class AdminCog(commands.Cog, name="Admin"):
@@ -102,11 +114,7 @@ class AdminCog(commands.Cog, name="Admin"):
         if not is_administrator(interaction):
             await reply(interaction, NOT_ADMINISTRATOR)
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)  # a download, then embedding
-        change = await self.bot.service.add_url(url)
-        log.warning(
-            "source %s by %s in guild %s: %s", change.outcome, interaction.user.id, interaction.guild_id, change.line()
-        )
+        change = await add_web_page(self.bot, interaction, url)
         await reply(interaction, render_source_change(change))
 
     @sources.command(name="remove", description="Administrators: stop citing a web page added with /sources add.")
