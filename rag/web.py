@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import TYPE_CHECKING
 
-import httpx
-
 from rag.errors import UrlSourceError
 
 if TYPE_CHECKING:
+    import httpx
+
     from rag.config import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,8 @@ def check_url(url: str) -> httpx.URL:
         raise UrlSourceError(f"the address is {len(text):,} characters long; the limit is {MAX_URL_CHARS:,}")
     if any(ch.isspace() or ord(ch) < 32 for ch in text):
         raise UrlSourceError("the address contains spaces or control characters")
+    import httpx  # here, not at the top: importing httpx loads rich, which the core's layers must not pull in
+
     try:
         parsed = httpx.URL(text)
     except (httpx.InvalidURL, ValueError) as exc:
@@ -162,6 +164,8 @@ def conditional_headers(etag: str = "", last_modified: str = "") -> dict[str, st
 
 
 def new_client(policy: FetchPolicy) -> httpx.AsyncClient:
+    import httpx
+
     timeout = httpx.Timeout(policy.timeout, pool=policy.timeout)
     return httpx.AsyncClient(
         timeout=timeout, follow_redirects=False, trust_env=False, headers={"User-Agent": _USER_AGENT}
@@ -172,6 +176,8 @@ async def fetch(
     url: str, policy: FetchPolicy, *, etag: str = "", last_modified: str = "", client: httpx.AsyncClient | None = None
 ) -> Fetched | NotModified:
     """Fetch `url` for the index; UrlSourceError (one line) for anything that keeps it from being a source."""
+    import httpx
+
     own = client is None
     client = client or new_client(policy)
     try:
