@@ -165,6 +165,7 @@ class DiscordSettings(BaseModel):
     message_content: bool = True  # the privileged intent; thread follow-ups without a mention need it
     moderator_role_ids: list[int] = Field(default_factory=list)  # besides members with Manage Messages
     pin_faq_messages: bool = True  # pinning an answer as FAQ also pins the Discord message
+    review_channel: int | None = None  # refused questions, 👎 votes and "Ask a human" become cards posted here
 
     @model_validator(mode="after")
     def _valid_shards(self) -> DiscordSettings:
