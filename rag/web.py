@@ -149,7 +149,10 @@ def _pinned_request(
 ) -> httpx.Request:
     host_header = url.netloc.decode("ascii")
     extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
-    request = client.build_request("GET", url.copy_with(host=str(address)), headers={**headers, "Host": host_header})
+    # Connection: close: a pool keys connections by the URL's host, here the address; another name served from
+    # the same address must never reuse a TLS connection verified for this one.
+    pinned = {**headers, "Host": host_header, "Connection": "close"}
+    request = client.build_request("GET", url.copy_with(host=str(address)), headers=pinned)
     request.extensions.update(extensions)
     return request
 
@@ -168,7 +171,11 @@ def new_client(policy: FetchPolicy) -> httpx.AsyncClient:
 
     timeout = httpx.Timeout(policy.timeout, pool=policy.timeout)
     return httpx.AsyncClient(
-        timeout=timeout, follow_redirects=False, trust_env=False, headers={"User-Agent": _USER_AGENT}
+        timeout=timeout,
+        limits=httpx.Limits(max_keepalive_connections=0),  # see _pinned_request: no connection is reused
+        follow_redirects=False,
+        trust_env=False,
+        headers={"User-Agent": _USER_AGENT},
     )
 
 
