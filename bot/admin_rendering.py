@@ -3,7 +3,7 @@ each result within Discord's limits."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import discord
@@ -13,6 +13,7 @@ from rag.url_sources import is_url_source
 
 if TYPE_CHECKING:
     from curation.db.records import FaqRecord, Stats
+    from curation.freshness import Freshness
     from rag.catalog import DocumentRecord
     from rag.ingest import IngestReport
     from rag.web_sources import SourceChange
@@ -59,31 +60,81 @@ def _duration(ms: float | None) -> str:
     return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
+REVIEW_DUE, SOURCE_CHANGED, SOURCE_REMOVED = "⏰", "✏️", "🗑️"
+FLAG_KEY = (
+    f"-# {REVIEW_DUE} past its review date · {SOURCE_CHANGED} a cited source changed since the entry was saved"
+    f" (saving it with `/faq edit` marks it checked) · {SOURCE_REMOVED} a cited source is no longer indexed"
+)
+TITLE_CHARS = 60  # a flagged source's title: two may share a line with the rest
+TITLES_SHOWN = 2  # per kind of flag; `/faq show` lists the entry's sources in full
+
+
 # --- FAQ entries ----------------------------------------------------------------------------------------
-def faq_line(entry: FaqRecord) -> str:
+def uses_text(entry: FaqRecord) -> str:
+    if entry.use_count == 0 or entry.last_used_at is None:
+        return "never used"
+    times = "1 use" if entry.use_count == 1 else f"{entry.use_count:,} uses"
+    return f"{times}, last <t:{int(entry.last_used_at.timestamp())}:R>"
+
+
+def faq_line(entry: FaqRecord, freshness: Freshness | None = None, *, width: int = LINE_CHARS) -> str:
+    """An entry in the list, its question cut at `width`; what to look at in it on a second line."""
     sources = len(entry.citations)
     extras = [f"{sources} source{'s' if sources != 1 else ''}"] if sources else []
     if entry.pinned_message_id is not None:
         extras.append("pinned")
     suffix = f" · *{', '.join(extras)}*" if extras else ""
-    return f"**#{entry.id}** {_short(entry.question)}{suffix}"
+    line = f"**#{entry.id}** {_short(entry.question, width)}{suffix} · {uses_text(entry)}"
+    flags = flag_text(freshness, max(width // 2, 20)) if freshness is not None else ""
+    return f"{line}\n  {flags}" if flags else line
 
 
-def render_faq_page(entries: Sequence[FaqRecord], number: int, pages: int, total: int) -> str:
+def flag_text(freshness: Freshness, title_chars: int = TITLE_CHARS) -> str:
+    """What to look at in an entry, one short phrase per problem; empty when there is none."""
+    flags = []
+    if freshness.review_due is not None:
+        flags.append(f"{REVIEW_DUE} review was due {freshness.review_due.isoformat()}")
+    for mark, what, titles in (
+        (SOURCE_CHANGED, "changed", freshness.changed),
+        (SOURCE_REMOVED, "removed", freshness.removed),
+    ):
+        if titles:
+            named = ", ".join(_short(t, title_chars) for t in titles[:TITLES_SHOWN])
+            more = f" and {len(titles) - TITLES_SHOWN} more" if len(titles) > TITLES_SHOWN else ""
+            flags.append(f"{mark} source{'s' if len(titles) > 1 else ''} {what}: {named}{more}")
+    return " · ".join(flags)
+
+
+def render_faq_page(
+    entries: Sequence[FaqRecord],
+    number: int,
+    pages: int,
+    total: int,
+    freshness: Mapping[int, Freshness] | None = None,
+) -> str:
+    """A page of entries with their uses; `freshness` (curation.freshness.check per entry id) adds flags.
+    Questions and titles are cut shorter until the page fits one message, the explanations always shown."""
     if total == 0:
         return NO_FAQS
+    freshness = freshness or {}
     head = f"📌 **FAQ entries** — {total} in all · page {number}/{pages}"
-    lines = [head, *(faq_line(e) for e in entries)]
-    if not entries:
-        lines.append("*No entries on this page.*")
-    lines.append("-# `/faq show id` shows an entry; `/faq edit id` and `/faq remove id` change it.")
-    return _fit(lines)
+    footer = [FLAG_KEY] if any(f.stale for f in freshness.values()) else []
+    footer.append("-# `/faq show id` shows an entry; `/faq edit id` and `/faq remove id` change it.")
+    body = ["*No entries on this page.*"] if not entries else []
+    for width in (LINE_CHARS, LINE_CHARS // 2, LINE_CHARS // 4):
+        body = body if not entries else [faq_line(e, freshness.get(e.id), width=width) for e in entries]
+        text = "\n".join([head, *body, *footer])
+        if len(text) <= MESSAGE_LIMIT:
+            return text
+    end = "\n".join(footer)
+    return _fit([head, *body], MESSAGE_LIMIT - len(end) - 1) + "\n" + end
 
 
 def render_faq(entry: FaqRecord) -> Rendered:
     """One entry as its readers get it, with who wrote it; sources as the answer embed shows them."""
     stamp = int(entry.updated_at.timestamp())
-    footer = f"-# Added by <@{entry.author_id}> · last changed <t:{stamp}:R>"
+    review = f" · review by {entry.review_by.isoformat()}" if entry.review_by else ""
+    footer = f"-# Added by <@{entry.author_id}> · last changed <t:{stamp}:R> · {uses_text(entry)}{review}"
     # Question and answer are separate paragraphs, so a long entry is split between them, not inside one.
     text = f"**FAQ #{entry.id}** · **Q:** {entry.question}\n\n**A:** {entry.answer}\n\n{footer}"
     return Rendered(tuple(split_text(text)), sources_embed(entry.citations))
@@ -123,6 +174,7 @@ def render_stats(stats: Stats, days: int, *, spend: str = "") -> str:
         f"**Refused** (the sources don't cover them): {stats.refused} · {_percent(stats.refusal_rate)}",
         f"**Answered without a valid citation:** {stats.ungrounded} of {answered} answers"
         f" · {_percent(stats.ungrounded_rate)}",
+        f"**Answered from the FAQ:** {stats.faq_hits} · {_percent(stats.faq_rate)} of questions",
         f"**Votes:** 👍 {stats.up} · 👎 {stats.down} · {_percent(stats.up_ratio)} 👍",
         f"**Latency:** median {_duration(stats.median_latency_ms)} · 95th percentile {_duration(stats.p95_latency_ms)}",
     ]

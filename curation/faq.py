@@ -10,7 +10,7 @@ import logging
 import re
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from rag.approved import ApprovedAnswer
@@ -42,6 +42,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # Question words that ask for different things: an entry answering "who" must not answer "when".
 _ASKS = {"who": "who", "whom": "who", "whose": "who", "when": "when", "where": "where", "why": "why", "how": "how"}
 _WORD = re.compile(r"[a-z]+")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+REVIEW_DATE_EXAMPLE = "2027-03-31"
 
 
 class Matchable(Protocol):
@@ -77,6 +79,23 @@ def validate_faq(question: str, answer: str) -> tuple[str, str]:
         if has_lone_surrogate(text):
             raise UserFacingError(f"The {label} contains broken Unicode (a lone surrogate); retype those characters.")
     return question, answer
+
+
+def parse_review_date(text: str) -> date | None:
+    """A "review by" date as moderators type it (YYYY-MM-DD); None for an empty field. UserFacingError otherwise."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        if _ISO_DATE.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass  # 2027-02-30: shaped like a date, but none
+    shown = text if len(text) <= 40 else text[:39] + "…"
+    raise UserFacingError(
+        f"The review date {shown!r} is not a date: write it as YYYY-MM-DD (for example {REVIEW_DATE_EXAMPLE}),"
+        " or leave it empty."
+    )
 
 
 def lexical_overlap(a: str, b: str) -> float:
@@ -182,4 +201,6 @@ class FaqBook:
             return None
         entry, score = match
         log.info("FAQ %d answered %r (score %.2f)", entry.id, question[:80], score)
+        # The entry is what the core answers with now: count the use, without the answer waiting for the write.
+        self.db.note_faq_use(entry.id, guild_id)
         return ApprovedAnswer(entry.id, entry.question, entry.answer, entry.citations)

@@ -4,6 +4,7 @@ and /reindex for administrators."""
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -13,9 +14,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.admin_rendering import render_reindex, render_source_change, render_sources_page, render_stats
+from bot.delivery import NO_MENTIONS
 from bot.paging import PER_PAGE, Page, clamp_page, edit_page, page_count, send_page
 from bot.permissions import NOT_ADMINISTRATOR, NOT_MODERATOR, is_administrator, is_moderator
 from bot.replies import reply, report_error
+from curation.chart import FILENAME, chart_title, render_png
 from rag.budget import day_start, spend_text
 from rag.url_sources import is_url_source
 from rag.web import MAX_URL_CHARS
@@ -50,11 +53,22 @@ class AdminCog(commands.Cog, name="Admin"):
             await reply(interaction, NOT_MODERATOR)
             return
         assert interaction.guild_id is not None
+        # The chart takes a moment (matplotlib's first import, then drawing): more than Discord's 3 s at worst.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         since = datetime.now(UTC) - timedelta(days=days)
         stats = await self.bot.db.stats(interaction.guild_id, since)
         today = await self.bot.db.tokens_since(interaction.guild_id, day_start())
         spend = spend_text(today, self.bot.service.llm.daily_tokens_per_guild)
-        await reply(interaction, render_stats(stats, days, spend=spend))
+        text = render_stats(stats, days, spend=spend)
+        guild = interaction.guild.name if interaction.guild is not None else None
+        try:
+            png = await asyncio.to_thread(render_png, stats, chart_title(days, guild))  # drawing blocks
+        except Exception:  # the numbers matter more than the picture: they are sent without it
+            log.exception("drawing the /stats chart failed")
+            await reply(interaction, text)
+            return
+        chart = discord.File(io.BytesIO(png), filename=FILENAME, description="Questions per day by outcome; votes")
+        await interaction.followup.send(text, file=chart, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     sources = app_commands.Group(
         name="sources",

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, DateTime, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -55,6 +67,13 @@ class FaqEntry(Base):
     channel_id: Mapped[int | None] = mapped_column(BigInteger)
     message_id: Mapped[int | None] = mapped_column(BigInteger)  # the bot answer it was pinned from
     pinned_message_id: Mapped[int | None] = mapped_column(BigInteger)  # the message posted for it, if any
+    # Freshness (revision 0003): how often the entry answered, until when it is trusted, and the versions of
+    # the sources it cites as they were when it was saved ([{source_id, content_hash, title}]; NULL: not
+    # recorded, as for entries saved before 0003), so /faq list can say which changed or went away.
+    use_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    review_by: Mapped[date | None] = mapped_column(Date)
+    cited_sources: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
 
 
 class Vote(Base):
