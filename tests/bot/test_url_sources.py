@@ -12,6 +12,7 @@ from fakes.web_site import Endless, WebSite
 from harness import Harness, HarnessFactory
 from web_pages import ACT_ANSWER, ACT_FACT, ACT_QUESTION, ACT_TITLE, act_html
 
+from bot.admin_rendering import NO_URL_SOURCES
 from bot.permissions import NOT_ADMINISTRATOR
 
 LOOPBACK_ONLY = {"allow_private_urls": ["127.0.0.1/32"], "url_timeout": 5, "max_file_mb": 1}
@@ -118,3 +119,22 @@ async def test_remove_is_for_administrators(harness_factory: HarnessFactory, sit
     assert again.content == (
         f"⚠️ Nothing was changed for <{url}>: no URL source has this address or id (see the list of sources)"
     )
+
+
+async def test_refresh_reports_each_changed_or_failed_page(harness_factory: HarnessFactory, site: WebSite) -> None:
+    h = await harness_factory(ingest_options=LOOPBACK_ONLY)
+    admin = h.add_administrator()
+    assert _said(await _sources(h, "refresh", {}, admin)) == NO_URL_SOURCES
+    act = site.page("/news/act.html", act_html(), etag='"v1"')
+    notes = site.page("/notes.txt", "Veltania's chatbot registry opens in May.", "text/plain")
+    for url in (act, notes):
+        assert _said(await _sources(h, "add", {"url": url}, admin)).startswith("🌐 **Added**")
+    assert _said(await _sources(h, "refresh", {}, h.add_moderator())) == NOT_ADMINISTRATOR
+
+    site.page("/news/act.html", act_html("Vendors may appeal within sixty days."), etag='"v2"')
+    del site.pages["/notes.txt"]
+    report = _said(await _sources(h, "refresh", {}, admin)).splitlines()
+    assert report[0] == "🔄 **Web pages checked:** 1 updated, 0 unchanged, 1 failed"
+    assert report[1].startswith(f"• <{act}> — updated: “{ACT_TITLE}”, ")
+    assert report[2] == f"• <{notes}> — ⚠️ the server answered 404 Not Found (the indexed copy is kept)"
+    assert any("sixty days" in c.text for c in h.service.index.catalog.iter_chunks())
