@@ -102,14 +102,32 @@ def check_url(url: str) -> httpx.URL:
     return parsed
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # IPv6 addresses a DNS64 network gives IPv4-only hosts
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for or leads to (mapped, 6to4, Teredo client, NAT64), if any."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+    return None
+
+
 def address_problem(address: Address, allow: bool | tuple[Network, ...]) -> str | None:
-    """Why `address` may not be fetched, or None. An IPv4 address written as IPv6 (::ffff:10.0.0.1) is judged as
-    the IPv4 address it is."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address.is_global and not address.is_multicast:
-        return None
-    if allow is True or (allow and any(address in net for net in allow if net.version == address.version)):
+    """Why `address` may not be fetched, or None. An IPv6 address carrying an IPv4 one (::ffff:10.0.0.1 is that
+    address written as IPv6; 6to4, Teredo and NAT64 addresses lead to it) is judged by the IPv4 address."""
+    if isinstance(address, ipaddress.IPv6Address) and (inner := _embedded_ipv4(address)) is not None:
+        problem = address_problem(inner, allow)
+        if problem is None or address.ipv4_mapped is not None:
+            return problem
+        return f"{address} leads to {inner}; {problem}"
+    public = address.is_global and not (address.is_multicast or address.is_reserved)
+    if public or allow is True or (allow and any(address in net for net in allow if net.version == address.version)):
         return None
     kind = (
         "a loopback"

@@ -163,6 +163,13 @@ def test_allowed_networks_are_exact() -> None:
     assert address_problem(ip("0.0.0.0"), False) is not None
     assert address_problem(ip("224.0.0.1"), False) is not None  # multicast
     assert address_problem(ip("10.0.0.1"), True) is None
+    # IPv6 addresses that lead to an IPv4 one are judged by it: 6to4, Teredo (client), NAT64.
+    for carrier in ("2002:a00:1::1", "2001:0:4136:e378:8000:63bf:f5ff:fffe", "64:ff9b::a00:1"):
+        assert str(address_problem(ip(carrier), LOOPBACK)).startswith(
+            f"{carrier} leads to 10.0.0.1; 10.0.0.1 is a private"
+        )
+    assert address_problem(ip("64:ff9b::5db8:d822"), False) is None  # NAT64 of a public address: fine
+    assert address_problem(ip("::a00:1"), False) is not None  # IPv4-compatible (reserved), never routed
 
 
 async def test_https_to_the_checked_address_still_verifies_the_name() -> None:
