@@ -13,7 +13,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.admin_rendering import render_reindex, render_source_change, render_sources_page, render_stats
+from bot.admin_rendering import (
+    render_refresh,
+    render_reindex,
+    render_source_change,
+    render_sources_page,
+    render_stats,
+)
 from bot.delivery import NO_MENTIONS
 from bot.paging import PER_PAGE, Page, clamp_page, edit_page, page_count, send_page
 from bot.permissions import NOT_ADMINISTRATOR, NOT_MODERATOR, is_administrator, is_moderator
@@ -131,6 +137,16 @@ class AdminCog(commands.Cog, name="Admin"):
             "source %s by %s in guild %s: %s", change.outcome, interaction.user.id, interaction.guild_id, change.line()
         )
         await reply(interaction, render_source_change(change))
+
+    @sources.command(name="refresh", description="Administrators: download the web pages again where they changed.")
+    async def refresh_sources(self, interaction: discord.Interaction) -> None:
+        if not is_administrator(interaction):
+            await reply(interaction, NOT_ADMINISTRATOR)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        changes = await self.bot.service.refresh_urls()
+        log.warning("web pages refreshed by %s: %s", interaction.user.id, [c.line() for c in changes])
+        await reply(interaction, render_refresh(changes))
 
     @app_commands.command(name="reindex", description="Administrators: index new and changed source files now.")
     @app_commands.guild_only()
