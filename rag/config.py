@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     Field,
+    IPvAnyNetwork,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -75,7 +76,14 @@ class ChunkingSettings(BaseModel):
 
 class IngestSettings(BaseModel):
     # Larger files are skipped (and named): a 20 MB text is hours of embedding on a CPU and almost surely a dump.
-    max_file_mb: float = Field(4.0, gt=0, le=1024)
+    max_file_mb: float = Field(4.0, gt=0, le=1024)  # also the cap on a downloaded page (URL sources)
+    # URL sources (`ragbot ingest https://...`, `/sources add`). Private, loopback and link-local addresses are
+    # refused (a curator's link must not reach the host's own services): true allows them all, a JSON list of
+    # networks (["10.1.0.0/16"]) only those.
+    allow_private_urls: bool | list[IPvAnyNetwork] = False
+    url_timeout: float = Field(15.0, gt=0, le=300)  # seconds to connect, and for each read
+    url_deadline: float = Field(60.0, gt=0, le=3600)  # seconds for a whole download
+    max_redirects: int = Field(5, ge=0, le=20)
 
     @property
     def max_file_bytes(self) -> int:
@@ -162,6 +170,14 @@ class DiscordSettings(BaseModel):
     message_content: bool = True  # the privileged intent; thread follow-ups without a mention need it
     moderator_role_ids: list[int] = Field(default_factory=list)  # besides members with Manage Messages
     pin_faq_messages: bool = True  # pinning an answer as FAQ also pins the Discord message
+    review_channel: int | None = None  # refused questions, 👎 votes and "Ask a human" become cards posted here
+    # Forum help desk: new posts in these forum channels are answered in the post, without a mention.
+    forum_channels: list[int] = Field(default_factory=list)
+    forum_delay: float = Field(5.0, ge=0, le=300)  # seconds a new post is left to settle (quick additions)
+    solved_tag: str = Field("Solved", min_length=1, max_length=20)  # forum tag names: Discord allows 20 characters
+    needs_human_tag: str = Field("Needs human", min_length=1, max_length=20)
+    helper_role: int | None = None  # the role "Ask a human" pings: the one mention the bot ever makes
+    forum_daily_cap: int = Field(20, ge=1, le=10_000)  # forum answers per member per UTC day
 
     @model_validator(mode="after")
     def _valid_shards(self) -> DiscordSettings:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 from rag.chunking import chunk_document
 from rag.errors import DocumentError, EmbeddingError
 from rag.loaders import SUPPORTED_SUFFIXES, content_hash, load_document, source_id_for
+from rag.url_sources import is_url_source
 
 if TYPE_CHECKING:
     from rag.config import ChunkingSettings
@@ -108,15 +110,19 @@ def ingest(
     max_file_bytes: int | None = None,
     rebuild: bool = False,
     progress: ProgressHook | None = None,
+    then: Callable[[IngestReport], None] | None = None,
 ) -> IngestReport:
     """Index `paths` (files or folders inside the corpus folder `root`; by default the first path given, or its
     folder). A source's id is its path under `root`, whatever folder the command named: one file, one source.
+    `then` makes more changes in the same generation (the service restores URL sources from their copies).
 
     A shared catalog admits one writer at a time (IngestRunning for a second) and shows the changes to readers
     all at once, when the draft is complete; vectors no generation lists any more are dropped only then."""
     with index.catalog.exclusive():
         with index.catalog.draft():
             report = _ingest_draft(index, paths, chunking, root, max_file_bytes, rebuild, progress)
+            if then is not None:
+                then(report)
         index.catalog.sweep_generations()
         _drop_orphans(index, keep=report.resumable)
     index.lexical()  # build (and cache) BM25 now rather than on the first question
@@ -180,19 +186,58 @@ def _ingest_file(
         if known.get(doc.source_id) == data_hash and not rechunk:
             report.unchanged.append(str(path))
             return
-        chunks = _chunks(index, doc, chunking)
-        old_ids = index.catalog.chunk_ids_of(doc.source_id)
-        report.resumable.update(c.chunk_id for c in chunks)
-        report.chunks_embedded += _embed_new(index, chunks, progress)
-        report.resumable.difference_update(c.chunk_id for c in chunks)
-        index.catalog.replace_document(doc, chunks)  # the moment the new version becomes visible
-        _drop_vectors(index, old_ids - {c.chunk_id for c in chunks})
+        index_document(index, doc, chunking, report, progress)
     except OSError as exc:
         report.failed.append((str(path), f"cannot read file: {exc.strerror or exc}"))
     except (DocumentError, EmbeddingError) as exc:
         report.failed.append((str(path), str(exc)))
     else:
         (report.updated if doc.source_id in known else report.added).append(str(path))
+
+
+@contextmanager
+def one_change(index: Index) -> Iterator[None]:
+    """A change made outside `ingest` (a web page added, refreshed or removed), under ingest's rules: one writer
+    at a time, readers see it whole when the block ends, and vectors nothing lists any more are dropped after."""
+    with index.catalog.exclusive():
+        with index.catalog.draft():
+            yield
+        index.catalog.sweep_generations()
+        if index.catalog.shared:  # in one process the replaced vectors were dropped with the change itself
+            _drop_orphans(index, keep=set())
+
+
+def index_document(
+    index: Index,
+    doc: Document,
+    chunking: ChunkingSettings,
+    report: IngestReport | None = None,
+    progress: ProgressHook | None = None,
+) -> list[Chunk]:
+    """Make `doc` (new or a new version) live: its chunks embedded first, then swapped in by the catalog in one
+    transaction. An embedding failure raises before the swap: the previous version stays what is searched."""
+    report = report if report is not None else IngestReport()
+    chunks = _chunks(index, doc, chunking)
+    old_ids = index.catalog.chunk_ids_of(doc.source_id)
+    report.resumable.update(c.chunk_id for c in chunks)
+    report.chunks_embedded += _embed_new(index, chunks, progress)
+    report.resumable.difference_update(c.chunk_id for c in chunks)
+    index.catalog.replace_document(doc, chunks)  # the moment the new version becomes visible
+    _drop_vectors(index, old_ids - {c.chunk_id for c in chunks})
+    return chunks
+
+
+def remove_from_index(index: Index, source_id: str) -> int:
+    """Take a source out of the index (catalog, then its vectors); the number of chunks it had."""
+    ids = index.catalog.chunk_ids_of(source_id)
+    index.catalog.remove_document(source_id)
+    _drop_vectors(index, ids)
+    return len(ids)
+
+
+def chunker_signature(index: Index, chunking: ChunkingSettings) -> str:
+    """What the chunks were made with; a change means every document must be chunked again."""
+    return _chunker_signature(index, chunking)
 
 
 def _chunks(index: Index, doc: Document, chunking: ChunkingSettings) -> list[Chunk]:
@@ -245,7 +290,9 @@ def _remove_stale(
     for record in index.catalog.documents():
         path = Path(record.path)
         where = path.parent.resolve() / path.name  # where the file sits: a link is judged by its place
-        if record.source.id in seen or not any(where.is_relative_to(f) for f in folders):
+        if record.source.id in seen or is_url_source(record.source.id):  # pages are refreshed, not scanned
+            continue
+        if not any(where.is_relative_to(f) for f in folders):
             continue
         stale_id = source_id_for(path, root) != record.source.id
         kept = path.exists() and path.suffix.lower() in SUPPORTED_SUFFIXES and path.absolute() not in skipped

@@ -117,10 +117,11 @@ class DiscordState:
         guild.channel_ids.append(channel_id)
         return channel_id
 
-    def add_role(self, guild_id: int, name: str, permissions: int) -> int:
+    def add_role(self, guild_id: int, name: str, permissions: int, *, mentionable: bool = False) -> int:
+        """``mentionable``: anyone may ping it; otherwise only senders with MENTION_EVERYONE can."""
         guild = self._guilds[guild_id]
         role_id = self._ids.next()
-        guild.roles[role_id] = make_role(role_id, name, permissions, position=len(guild.roles))
+        guild.roles[role_id] = make_role(role_id, name, permissions, position=len(guild.roles), mentionable=mentionable)
         return role_id
 
     def add_member(self, guild_id: int, user_id: int, roles: list[int] | None = None) -> None:
