@@ -47,7 +47,7 @@ class SentenceRanker:
         if embedder is None or not chunks:
             return []
         self._fill(chunks)
-        q = embedder.embed([query])[0]
+        q = self.index.text_vector(query)
         best: list[tuple[float, str]] = []
         with self._lock:
             for chunk in chunks:
@@ -69,7 +69,8 @@ class SentenceRanker:
         todo = [c for c in missing if c.chunk_id not in known]
         if todo:
             sentences = [[s for s in split_sentences(c.text) if len(s) >= _MIN_CHARS] or [c.text] for c in todo]
-            vectors = self.index.embedder.embed([s for group in sentences for s in group])
+            # Through the index's sentence cache: the sentence scores of the answer read the same sentences.
+            vectors = self.index.sentence_vectors([s for group in sentences for s in group])
             fresh: dict[str, npt.NDArray[np.float32]] = {}
             start = 0
             for chunk, group in zip(todo, sentences, strict=True):
