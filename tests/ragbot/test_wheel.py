@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import REPO
+from helpers import EMBED_THREADS, REPO
 
 _SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "rag", "bot", "curation", "ragbot")
 
@@ -90,6 +90,7 @@ def test_installed_ragbot_answers_from_any_folder(venv: Path, tmp_path: Path, mo
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = _env(RAGBOT_DATA_DIR=str(tmp_path / "data"), RAGBOT_EMBEDDING__MODEL_DIR=str(model_dir))
+    env["RAGBOT_EMBEDDING__THREADS"] = str(EMBED_THREADS)  # the workers already share the cores
     result = subprocess.run(
         [venv / "bin" / "ragbot", "ask", "Who founded DeepSeek?", "--json"],
         capture_output=True,
