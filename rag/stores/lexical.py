@@ -101,7 +101,9 @@ class LexicalIndex:
         known = [t for t in self._tokens(text) if t in vocab]
         if not known:
             return []
-        docs, scores = self._retriever.retrieve([known], k=min(n, len(self.ids)), show_progress=False, n_threads=1)
+        # n_threads=0: in this thread. bm25s starts a thread pool for every call given n_threads=1 (a new thread per
+        # question, the largest single cost of 50 questions at once in bench_load.py's profile).
+        docs, scores = self._retriever.retrieve([known], k=min(n, len(self.ids)), show_progress=False, n_threads=0)
         return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
     def coverage(self, query: str, passage: str) -> float:
