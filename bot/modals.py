@@ -5,31 +5,32 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import date
 
 import discord
 
 from bot.replies import report_error
-from curation.faq import FAQ_ANSWER_MAX_CHARS, FAQ_QUESTION_MAX_CHARS
-
-if TYPE_CHECKING:
-    pass
+from curation.faq import FAQ_ANSWER_MAX_CHARS, FAQ_QUESTION_MAX_CHARS, REVIEW_DATE_EXAMPLE, parse_review_date
 
 # Discord's own cap on a text input. The entry limits are lower, but a longer answer being pinned must still
 # fit in the form so the moderator can shorten it there; validate_faq then says what is too long.
 TEXT_INPUT_MAX = 4000
 SOURCES_MAX = 1000
+# Longer than a date, so a mistyped one reaches parse_review_date and its explanation, not Discord's length error.
+REVIEW_BY_MAX = 40
 _ID_SEPARATORS = re.compile(r"[\s,;]+")
 MODAL_TIMEOUT = 15 * 60  # an interaction token's lifetime: a later submit could not be answered anyway
 
 
 @dataclass(frozen=True, slots=True)
 class FaqDraft:
-    """What a moderator submitted. source_ids is None when the form had no sources field (Pin as FAQ)."""
+    """What a moderator submitted. source_ids is None when the form had no sources field (Pin as FAQ);
+    review_by is None when the review date was left empty (or cleared)."""
 
     question: str
     answer: str
     source_ids: tuple[str, ...] | None
+    review_by: date | None = None
 
 
 OnSubmit = Callable[[discord.Interaction, FaqDraft], Awaitable[None]]
@@ -48,6 +49,7 @@ class FaqModal(discord.ui.Modal):
         question: str = "",
         answer: str = "",
         sources: str | None = None,
+        review_by: date | None = None,
     ) -> None:
         super().__init__(title=title, timeout=MODAL_TIMEOUT)
         self._on_submit = on_submit
@@ -80,10 +82,21 @@ class FaqModal(discord.ui.Modal):
                 max_length=SOURCES_MAX,
             )
             self.add_item(self.sources)
+        self.review_by: discord.ui.TextInput[FaqModal] = discord.ui.TextInput(
+            label="Review by (optional)",
+            custom_id="review_by",
+            placeholder=f"YYYY-MM-DD, e.g. {REVIEW_DATE_EXAMPLE}: /faq list flags the entry after this day",
+            default=review_by.isoformat() if review_by else None,
+            required=False,
+            max_length=REVIEW_BY_MAX,
+        )
+        self.add_item(self.review_by)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
+        # A bad date raises UserFacingError before anything is saved; on_error shows it to the moderator.
+        review_by = parse_review_date(self.review_by.value)
         ids = parse_chunk_ids(self.sources.value) if self.sources is not None else None
-        await self._on_submit(interaction, FaqDraft(self.question.value, self.answer.value, ids))
+        await self._on_submit(interaction, FaqDraft(self.question.value, self.answer.value, ids, review_by))
 
     # discord.py's own Modal.on_error drops BaseView's `item` argument; this matches Modal, not BaseView.
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]

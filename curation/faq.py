@@ -10,8 +10,8 @@ import logging
 import re
 import threading
 from collections.abc import Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from rag.approved import ApprovedAnswer
 from rag.citations import terms
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from curation.db import Database
-    from curation.db.records import FaqRecord
     from rag.embeddings import Embedder
 
 log = logging.getLogger(__name__)
@@ -43,6 +42,22 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # Question words that ask for different things: an entry answering "who" must not answer "when".
 _ASKS = {"who": "who", "whom": "who", "whose": "who", "when": "when", "where": "where", "why": "why", "how": "how"}
 _WORD = re.compile(r"[a-z]+")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+REVIEW_DATE_EXAMPLE = "2027-03-31"
+
+
+class Matchable(Protocol):
+    """What FaqMatcher compares a question with: FAQ entries, and the review queue's open cards."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def question(self) -> str: ...
+    @property
+    def updated_at(self) -> datetime: ...  # a new value means a new question: its vector is computed again
+
+
+_M = TypeVar("_M", bound=Matchable)
 
 
 def validate_faq(question: str, answer: str) -> tuple[str, str]:
@@ -64,6 +79,23 @@ def validate_faq(question: str, answer: str) -> tuple[str, str]:
         if has_lone_surrogate(text):
             raise UserFacingError(f"The {label} contains broken Unicode (a lone surrogate); retype those characters.")
     return question, answer
+
+
+def parse_review_date(text: str) -> date | None:
+    """A "review by" date as moderators type it (YYYY-MM-DD); None for an empty field. UserFacingError otherwise."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        if _ISO_DATE.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass  # 2027-02-30: shaped like a date, but none
+    shown = text if len(text) <= 40 else text[:39] + "…"
+    raise UserFacingError(
+        f"The review date {shown!r} is not a date: write it as YYYY-MM-DD (for example {REVIEW_DATE_EXAMPLE}),"
+        " or leave it empty."
+    )
 
 
 def lexical_overlap(a: str, b: str) -> float:
@@ -106,7 +138,7 @@ class FaqMatcher:
         self._vectors: dict[tuple[int, datetime], npt.NDArray[np.float32]] = {}
         self._lock = threading.Lock()
 
-    def match(self, question: str, entries: Sequence[FaqRecord]) -> tuple[FaqRecord, float] | None:
+    def match(self, question: str, entries: Sequence[_M]) -> tuple[_M, float] | None:
         """The best-scoring entry and its score, or None when none clears the threshold."""
         candidates = [e for e in entries if not asks_differently(question, e.question)]
         if not candidates or not question.strip():
@@ -125,7 +157,7 @@ class FaqMatcher:
         log.debug("best FAQ entry %d for %r scores %.3f (threshold %.2f)", best.id, question, score, threshold)
         return (best, score) if score >= threshold else None
 
-    def _cosines(self, question: str, entries: Sequence[FaqRecord]) -> list[float] | None:
+    def _cosines(self, question: str, entries: Sequence[Matchable]) -> list[float] | None:
         if self.embedder is None:
             return None
         try:
@@ -136,7 +168,7 @@ class FaqMatcher:
             return None
         return [float(v @ query) for v in vectors]  # unit vectors: the dot product is the cosine
 
-    def _entry_vectors(self, entries: Sequence[FaqRecord]) -> list[npt.NDArray[np.float32]]:
+    def _entry_vectors(self, entries: Sequence[Matchable]) -> list[npt.NDArray[np.float32]]:
         assert self.embedder is not None
         keys = [(e.id, e.updated_at) for e in entries]
         with self._lock:
@@ -169,4 +201,6 @@ class FaqBook:
             return None
         entry, score = match
         log.info("FAQ %d answered %r (score %.2f)", entry.id, question[:80], score)
+        # The entry is what the core answers with now: count the use, without the answer waiting for the write.
+        self.db.note_faq_use(entry.id, guild_id)
         return ApprovedAnswer(entry.id, entry.question, entry.answer, entry.citations)

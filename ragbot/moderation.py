@@ -7,7 +7,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -17,7 +17,7 @@ from ragbot.startup import plural
 from ragbot.terminal import render_stats
 
 if TYPE_CHECKING:
-    from curation.db import Database
+    from curation.db import Database, Stats
     from rag.config import Settings
 
 T = TypeVar("T")
@@ -80,8 +80,12 @@ def stats(
     days: Annotated[int, typer.Option("--days", min=1, max=3650, help="The period, ending now.")] = 7,
     guild: Annotated[int | None, typer.Option("--guild", help="One server (default: all).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Also write the chart /stats shows (PNG: questions per day, votes) to FILE."),
+    ] = None,
 ) -> None:
-    """Questions, refusals, ungrounded answers, votes and latency; the questions the corpus fails."""
+    """Questions, refusals, FAQ answers, ungrounded answers, votes and latency; the questions the corpus fails."""
     import datetime as dt
 
     from rag.budget import day_start, spend_text
@@ -89,7 +93,7 @@ def stats(
     settings = load_cli_settings()
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
 
-    async def read(db: Database) -> tuple[Any, int]:
+    async def read(db: Database) -> tuple[Stats, int]:
         return await db.stats(guild, since), await db.tokens_since(guild, day_start())
 
     report, today = guard(lambda: asyncio.run(_with_db(settings, read)))
@@ -97,7 +101,16 @@ def stats(
     if as_json:
         spend = {"tokens_today": today, "daily_tokens_per_guild": budget}
         print(json.dumps(asdict(report) | {"days": days} | spend, ensure_ascii=False, default=str))
-        return
-    # The budget is per server: against all servers together only the total means something.
-    spent = spend_text(today, budget) if guild is not None else f"{today:,} tokens in all servers"
-    out.print(render_stats(report, days, spend=spent), markup=False)
+    else:
+        # The budget is per server: against all servers together only the total means something.
+        spent = spend_text(today, budget) if guild is not None else f"{today:,} tokens in all servers"
+        out.print(render_stats(report, days, spend=spent), markup=False)
+    if plot is not None:
+        _plot(report, days, guild, plot)
+
+
+def _plot(report: Stats, days: int, guild: int | None, path: Path) -> None:
+    from curation.chart import chart_title, write_png
+
+    guard(lambda: write_png(report, chart_title(days, f"server {guild}" if guild is not None else None), path))
+    err.print(f"wrote the chart to {path}")

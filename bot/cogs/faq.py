@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import discord
@@ -20,12 +22,13 @@ from bot.permissions import NOT_MODERATOR, is_moderator
 from bot.recording import recorded_answer
 from bot.replies import reply, reply_all, report_error
 from bot.views import SourcesButton, VoteButton
+from curation.freshness import Freshness, check, cited_sources
 from rag.citations import citations_from_chunks
 from rag.errors import UserFacingError
 
 if TYPE_CHECKING:
     from bot.client import RagBot
-    from curation.db.records import FaqRecord, StoredAnswer
+    from curation.db.records import CitedSource, FaqRecord, StoredAnswer
     from rag.types import Citation
 
 log = logging.getLogger(__name__)
@@ -141,6 +144,8 @@ class FaqCog(
             citations=stored.citations,
             channel_id=message.channel.id,
             message_id=message.id,
+            review_by=draft.review_by,
+            cited_sources=await self._cited_sources(stored.citations),
         )
         await interaction.response.defer(ephemeral=True, thinking=True)  # pinning may wait out a rate limit
         note = await self._pin(message, entry)
@@ -177,6 +182,8 @@ class FaqCog(
             author_id=interaction.user.id,
             citations=citations,
             channel_id=interaction.channel_id,
+            review_by=draft.review_by,
+            cited_sources=await self._cited_sources(citations),
         )
         await reply(interaction, saved_text(entry))
 
@@ -189,6 +196,19 @@ class FaqCog(
         if unknown:
             raise UserFacingError(unknown_ids_text(unknown))
         return citations_from_chunks(ids, chunks, answer)
+
+    async def _cited_sources(self, citations: Sequence[Citation]) -> tuple[CitedSource, ...]:
+        """The versions of the sources the citations quote now, recorded with the entry: /faq list compares
+        them with the index later and flags a source that changed or went away."""
+        chunks = await self.bot.service.chunks(c.chunk_id for c in citations)
+        return cited_sources(citations, chunks, await self.bot.service.sources())
+
+    async def _freshness(self, entries: Sequence[FaqRecord]) -> dict[int, Freshness]:
+        """What /faq list flags on each entry: past its review date, cited sources changed or removed."""
+        docs = await self.bot.service.sources()
+        live = await self.bot.service.chunks(c.chunk_id for e in entries for c in e.citations)
+        today = datetime.now(UTC).date()
+        return {e.id: check(e, docs, live.keys(), today) for e in entries}
 
     @app_commands.command(name="list", description="The approved answers, ten per page.")
     @app_commands.describe(page="Which page to show (default: the first)")
@@ -209,7 +229,8 @@ class FaqCog(
         if clamp_page(number, pages) != number:  # entries were removed since the list was shown
             number = clamp_page(number, pages)
             entries, total = await self.bot.db.list_faqs(guild_id, (number - 1) * PER_PAGE, PER_PAGE)
-        return Page(self.page_kind, render_faq_page(entries, number, pages, total), number, pages)
+        rendered = render_faq_page(entries, number, pages, total, await self._freshness(entries))
+        return Page(self.page_kind, rendered, number, pages)
 
     @app_commands.command(name="show", description="Show one approved answer with its sources.")
     @app_commands.rename(faq_id="id")
@@ -242,6 +263,7 @@ class FaqCog(
             question=entry.question,
             answer=entry.answer,
             sources=" ".join(c.chunk_id for c in entry.citations),
+            review_by=entry.review_by,
             on_submit=functools.partial(self._save_edit, entry=entry),
         )
         await interaction.response.send_modal(modal)
@@ -254,7 +276,14 @@ class FaqCog(
         same = ids == tuple(c.chunk_id for c in entry.citations)
         citations = None if same else await self._citations(ids, draft.answer)
         updated = await self.bot.db.update_faq(
-            entry.id, entry.guild_id, question=draft.question, answer=draft.answer, citations=citations
+            entry.id,
+            entry.guild_id,
+            question=draft.question,
+            answer=draft.answer,
+            citations=citations,
+            # Saving is the moderator's check: the sources are recorded as they are now, which clears "changed".
+            cited_sources=await self._cited_sources(entry.citations if citations is None else citations),
+            review_by=draft.review_by,
         )
         await reply(interaction, _no_entry(entry.id) if updated is None else saved_text(updated, edited=True))
 

@@ -9,13 +9,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from enum import Enum
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Final, Literal
 
 from pydantic import SecretStr
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import case, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
@@ -23,16 +24,19 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from curation.db import schema, transfer
+from curation.db.background import BackgroundWrites
 from curation.db.engine import WRITE_OPTION, create_engine, describe, is_sqlite, parse_url
 from curation.db.models import AnswerLog, FaqEntry, Vote
 from curation.db.records import (
+    CitedSource,
     FaqRecord,
     Stats,
     StoredAnswer,
-    citations_from_json,
     citations_to_json,
+    cited_sources_to_json,
     question_key,
 )
+from curation.db.rows import faq_record, new_entry, stored_answer
 from curation.db.stats import compute_stats
 from curation.faq import validate_faq
 from rag.errors import DatabaseError
@@ -42,6 +46,14 @@ from rag.types import Answer, Citation
 log = logging.getLogger(__name__)
 
 SQLITE_FILE = "ragbot.sqlite3"
+
+
+class _Keep(Enum):
+    KEEP = "keep"
+
+
+# update_faq's "leave this field as it is" (None there means "clear it").
+KEEP: Final = _Keep.KEEP
 
 
 def resolve_url(data_dir: Path, url: SecretStr | str | None = None) -> str:
@@ -75,6 +87,7 @@ class Database:
         self._write_lock: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if is_sqlite(url) else contextlib.nullcontext()
         )
+        self._background = BackgroundWrites()
 
     @classmethod
     async def open(cls, url: str, *, echo: bool = False) -> Database:
@@ -87,7 +100,13 @@ class Database:
         return db
 
     async def close(self) -> None:
+        """Finish the background writes (FAQ uses), then close the connections."""
+        await self.flush()
         await self._engine.dispose()
+
+    async def flush(self) -> None:
+        """Wait until the background writes started so far are stored."""
+        await self._background.drain()
 
     async def __aenter__(self) -> Database:
         return self
@@ -110,6 +129,11 @@ class Database:
             async with self._reads() as session:
                 yield session
 
+    def transaction(self, *, write: bool = False) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        """One transaction for stores kept in modules of their own (curation.review), with the same write
+        queueing and one-line errors as the methods here."""
+        return self._writing() if write else self._reading()
+
     @contextlib.contextmanager
     def _failures(self) -> Iterator[None]:
         """Driver failures (server gone, file locked past the busy timeout) become one DatabaseError line."""
@@ -129,8 +153,11 @@ class Database:
         citations: Sequence[Citation] = (),
         channel_id: int | None = None,
         message_id: int | None = None,
+        review_by: date | None = None,
+        cited_sources: Sequence[CitedSource] | None = None,
     ) -> FaqRecord:
-        """A new entry; UserFacingError when the text is unusable (empty, too long, mass mentions)."""
+        """A new entry; UserFacingError when the text is unusable (empty, too long, mass mentions).
+        `cited_sources`: the versions of the sources its citations quote (curation.freshness.cited_sources)."""
         question, answer = validate_faq(question, answer)
         now = _now()
         entry = FaqEntry(
@@ -144,11 +171,14 @@ class Database:
             channel_id=channel_id,
             message_id=message_id,
             pinned_message_id=None,
+            use_count=0,
+            review_by=review_by,
+            cited_sources=cited_sources_to_json(cited_sources),
         )
         async with self._writing() as session:
             session.add(entry)
             await session.flush()
-            return _faq_record(entry)
+            return faq_record(entry)
 
     async def update_faq(
         self,
@@ -158,8 +188,11 @@ class Database:
         question: str | None = None,
         answer: str | None = None,
         citations: Sequence[Citation] | None = None,
+        cited_sources: Sequence[CitedSource] | None = None,
+        review_by: date | Literal[_Keep.KEEP] | None = KEEP,
     ) -> FaqRecord | None:
-        """The edited entry, or None when the guild has no entry with that id. Fields left None are kept."""
+        """The edited entry, or None when the guild has no entry with that id. Fields left None are kept, but
+        `review_by`: KEEP keeps it, None clears it."""
         async with self._writing() as session:
             entry = await session.scalar(_guild_entry(faq_id, guild_id))
             if entry is None:
@@ -169,9 +202,33 @@ class Database:
             )
             if citations is not None:
                 entry.citations = citations_to_json(citations)
+            if cited_sources is not None:
+                entry.cited_sources = cited_sources_to_json(cited_sources)
+            if review_by is not KEEP:
+                entry.review_by = review_by
             entry.updated_at = _now()
             await session.flush()
-            return _faq_record(entry)
+            return faq_record(entry)
+
+    async def record_faq_use(self, faq_id: int, guild_id: int, at: datetime | None = None) -> bool:
+        """Count one question the entry answered, at `at` (default: now). One UPDATE, so answers at once never
+        lose a count; `updated_at` stays (it marks edits, and FaqMatcher keys its vectors on it)."""
+        at = at or _now()
+        last = FaqEntry.last_used_at
+        latest = case((last.is_(None), at), (last < at, at), else_=last)  # uses recorded out of order
+        query = (
+            update(FaqEntry)
+            .where(FaqEntry.id == faq_id, FaqEntry.guild_id == guild_id)
+            .values(use_count=FaqEntry.use_count + 1, last_used_at=latest)
+            .returning(FaqEntry.id)
+        )
+        async with self._writing() as session:
+            return await session.scalar(query) is not None
+
+    def note_faq_use(self, faq_id: int, guild_id: int) -> None:
+        """record_faq_use in the background: the answer is not held up by the write; close() waits for it."""
+        at = _now()
+        self._background.start(f"a use of FAQ entry {faq_id}", lambda: self.record_faq_use(faq_id, guild_id, at))
 
     async def set_pinned_message(self, faq_id: int, guild_id: int, message_id: int | None) -> bool:
         """Remember (or forget) the message posted for an entry; False when the guild has no such entry."""
@@ -192,7 +249,7 @@ class Database:
     async def get_faq(self, faq_id: int, guild_id: int) -> FaqRecord | None:
         async with self._reading() as session:
             entry = await session.scalar(_guild_entry(faq_id, guild_id))
-            return _faq_record(entry) if entry is not None else None
+            return faq_record(entry) if entry is not None else None
 
     async def list_faqs(self, guild_id: int, offset: int = 0, limit: int = 20) -> tuple[list[FaqRecord], int]:
         """One page of the guild's entries, oldest first, and how many it has in all."""
@@ -200,13 +257,13 @@ class Database:
         async with self._reading() as session:
             total = await session.scalar(select(func.count()).where(FaqEntry.guild_id == guild_id))
             entries = await session.scalars(query.offset(max(offset, 0)).limit(max(limit, 0)))
-            return [_faq_record(e) for e in entries], int(total or 0)
+            return [faq_record(e) for e in entries], int(total or 0)
 
     async def faqs_for_guild(self, guild_id: int) -> list[FaqRecord]:
         """All of one guild's entries: what FaqMatcher.match is given for that guild's questions."""
         async with self._reading() as session:
             entries = await session.scalars(select(FaqEntry).where(FaqEntry.guild_id == guild_id).order_by(FaqEntry.id))
-            return [_faq_record(e) for e in entries]
+            return [faq_record(e) for e in entries]
 
     # --- votes and the answer log -----------------------------------------------------------------------------
     async def record_vote(self, answer_id: str, user_id: int, up: bool, guild_id: int | None) -> None:
@@ -285,7 +342,7 @@ class Database:
         where = AnswerLog.guild_id.is_(None) if guild_id is None else AnswerLog.guild_id == guild_id
         async with self._reading() as session:
             row = await session.scalar(select(AnswerLog).where(AnswerLog.answer_id == answer_id, where))
-            return _stored_answer(row) if row is not None else None
+            return stored_answer(row) if row is not None else None
 
     async def stats(
         self, guild_id: int | None, since: datetime, until: datetime | None = None, *, top: int = 5
@@ -301,7 +358,7 @@ class Database:
         if guild_id is not None:
             query = query.where(FaqEntry.guild_id == guild_id)
         async with self._reading() as session:
-            return [transfer.export_entry(_faq_record(e)) for e in await session.scalars(query)]
+            return [transfer.export_entry(faq_record(e)) for e in await session.scalars(query)]
 
     async def import_faqs(self, entries: object, guild_id: int, author_id: int) -> int:
         """Add exported entries (a list of dicts, as json.load gives it) to a guild, all or none: every entry is
@@ -320,7 +377,7 @@ class Database:
                 if item.key in seen:
                     continue
                 seen.add(item.key)
-                session.add(_new_entry(guild_id, author_id, item, now))
+                session.add(new_entry(guild_id, author_id, item, now))
                 added += 1
         log.info("imported %d FAQ entries into guild %d (%d skipped)", added, guild_id, len(parsed) - added)
         return added
@@ -344,52 +401,3 @@ _FAQ_IMPORT_LOCK = 0x524147
 
 def _guild_entry(faq_id: int, guild_id: int) -> Any:
     return select(FaqEntry).where(FaqEntry.id == faq_id, FaqEntry.guild_id == guild_id)
-
-
-def _new_entry(guild_id: int, author_id: int, item: transfer.ImportedFaq, now: datetime) -> FaqEntry:
-    return FaqEntry(
-        guild_id=guild_id,
-        question=item.question,
-        answer=item.answer,
-        citations=citations_to_json(item.citations),
-        author_id=author_id,
-        created_at=now,
-        updated_at=now,
-        channel_id=None,
-        message_id=None,
-        pinned_message_id=None,
-    )
-
-
-def _faq_record(entry: FaqEntry) -> FaqRecord:
-    return FaqRecord(
-        id=entry.id,
-        guild_id=entry.guild_id,
-        question=entry.question,
-        answer=entry.answer,
-        citations=citations_from_json(entry.citations),
-        author_id=entry.author_id,
-        created_at=entry.created_at,
-        updated_at=entry.updated_at,
-        channel_id=entry.channel_id,
-        message_id=entry.message_id,
-        pinned_message_id=entry.pinned_message_id,
-    )
-
-
-def _stored_answer(row: AnswerLog) -> StoredAnswer:
-    return StoredAnswer(
-        answer_id=row.answer_id,
-        guild_id=row.guild_id,
-        channel_id=row.channel_id,
-        user_id=row.user_id,
-        question=row.question,
-        text=row.answer,
-        citations=citations_from_json(row.citations),
-        refused=row.refused,
-        grounded=row.grounded,
-        mode=row.mode,
-        model=row.model,
-        at=row.at,
-        faq_id=row.faq_id,
-    )

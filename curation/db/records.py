@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, asdict, dataclass, fields
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, get_type_hints
 
 from rag.types import Citation, PrimarySource
@@ -15,6 +15,15 @@ _NESTED = {"primary_sources"}  # parsed by _primary_sources, not by type
 _REQUIRED_CITATION_FIELDS = ("n", "chunk_id", "title")
 _TYPE_NAMES = {int: "a number", str: "text", bool: "true or false"}
 _SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class CitedSource:
+    """A source an FAQ entry cites, as it was when the entry was saved: a later content hash means it changed."""
+
+    source_id: str
+    content_hash: str
+    title: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +39,10 @@ class FaqRecord:
     channel_id: int | None = None
     message_id: int | None = None  # the bot answer it was pinned from
     pinned_message_id: int | None = None
+    use_count: int = 0  # questions it answered
+    last_used_at: datetime | None = None
+    review_by: date | None = None  # /faq list flags it after this day
+    cited_sources: tuple[CitedSource, ...] | None = None  # None: not recorded (saved before revision 0003)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +65,24 @@ class StoredAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class DayCounts:
+    """One UTC day of the answer log and the votes. Each question counts under one outcome: refused, answered
+    from the FAQ, answered without a valid citation, or answered with one (`cited`)."""
+
+    day: date
+    cited: int = 0
+    faq: int = 0
+    uncited: int = 0
+    refused: int = 0
+    up: int = 0
+    down: int = 0
+
+    @property
+    def questions(self) -> int:
+        return self.cited + self.faq + self.uncited + self.refused
+
+
+@dataclass(frozen=True, slots=True)
 class Stats:
     """Insight over a period. Rates are None when there is nothing to divide by."""
 
@@ -66,6 +97,8 @@ class Stats:
     p95_latency_ms: float | None
     top_refused: tuple[tuple[str, int], ...]  # (question, times), most frequent first
     top_downvoted: tuple[tuple[str, int], ...]  # (question, 👎 votes), most first
+    faq_hits: int = 0  # questions answered by a moderator-approved FAQ entry
+    daily: tuple[DayCounts, ...] = ()  # the days with questions or votes, oldest first (the chart's data)
 
     @property
     def refusal_rate(self) -> float | None:
@@ -78,9 +111,33 @@ class Stats:
         return self.ungrounded / answered if answered else None
 
     @property
+    def faq_rate(self) -> float | None:
+        return self.faq_hits / self.questions if self.questions else None
+
+    @property
     def up_ratio(self) -> float | None:
         """👍 / (👍 + 👎)."""
         return self.up / (self.up + self.down) if self.up + self.down else None
+
+
+def cited_sources_to_json(sources: Iterable[CitedSource] | None) -> list[dict[str, str]] | None:
+    return None if sources is None else [asdict(s) for s in sources]
+
+
+def cited_sources_from_json(raw: object) -> tuple[CitedSource, ...] | None:
+    """Stored or imported cited sources; ValueError says what is malformed."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise ValueError("cited_sources must be a list")
+    out = []
+    for item in raw:
+        values = [item.get(f) if isinstance(item, Mapping) else None for f in ("source_id", "content_hash", "title")]
+        texts = [v for v in values if isinstance(v, str)]
+        if len(texts) != len(values):
+            raise ValueError("each of cited_sources must have a source_id, a content_hash and a title (text)")
+        out.append(CitedSource(*texts))
+    return tuple(out)
 
 
 def question_key(question: str) -> str:

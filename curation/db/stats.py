@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from curation.db.models import AnswerLog, Vote
-from curation.db.records import Stats
+from curation.db.records import DayCounts, Stats
 
 
 async def compute_stats(
@@ -19,7 +19,7 @@ async def compute_stats(
 ) -> Stats:
     logged = _period(AnswerLog.at, AnswerLog.guild_id, guild_id, since, until)
     voted = _period(Vote.at, Vote.guild_id, guild_id, since, until)
-    questions, refused, ungrounded = await _counts(session, logged)
+    questions, refused, ungrounded, faq_hits = await _counts(session, logged)
     up, down = await _vote_counts(session, voted)
     median, p95 = await _latency(session, logged)
     return Stats(
@@ -34,6 +34,8 @@ async def compute_stats(
         p95_latency_ms=p95,
         top_refused=await _top_questions(session, logged, top, downvoted=False),
         top_downvoted=await _top_questions(session, voted, top, downvoted=True),
+        faq_hits=faq_hits,
+        daily=await _daily(session, logged, voted),
     )
 
 
@@ -48,11 +50,47 @@ def _period(
     return where
 
 
-async def _counts(session: AsyncSession, where: list[ColumnElement[bool]]) -> tuple[int, int, int]:
+async def _counts(session: AsyncSession, where: list[ColumnElement[bool]]) -> tuple[int, int, int, int]:
     refused = case((AnswerLog.refused.is_(True), 1), else_=0)
     ungrounded = case((and_(AnswerLog.refused.is_(False), AnswerLog.grounded.is_(False)), 1), else_=0)
-    row = (await session.execute(select(func.count(), func.sum(refused), func.sum(ungrounded)).where(*where))).one()
-    return int(row[0]), int(row[1] or 0), int(row[2] or 0)
+    faq = case((AnswerLog.mode == "faq", 1), else_=0)
+    query = select(func.count(), func.sum(refused), func.sum(ungrounded), func.sum(faq)).where(*where)
+    row = (await session.execute(query)).one()
+    return int(row[0]), int(row[1] or 0), int(row[2] or 0), int(row[3] or 0)
+
+
+def _day(session: AsyncSession, at: Any) -> Any:
+    """The UTC day of a timestamp column, grouped on in SQL. SQLite stores UTC text ("2026-12-01 17:43:45…"),
+    whose date() is the day; PostgreSQL's timestamptz is taken to UTC first, whatever the session's zone."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", at))
+    return func.date(at)
+
+
+async def _daily(
+    session: AsyncSession, logged: list[ColumnElement[bool]], voted: list[ColumnElement[bool]]
+) -> tuple[DayCounts, ...]:
+    # Each question's one outcome on the chart: the first test that holds decides.
+    outcome = case(
+        (AnswerLog.refused.is_(True), "refused"),
+        (AnswerLog.mode == "faq", "faq"),
+        (AnswerLog.grounded.is_(False), "uncited"),
+        else_="cited",
+    )
+    day = _day(session, AnswerLog.at)
+    days: dict[date, dict[str, int]] = {}
+    answers = select(day, outcome, func.count()).where(*logged).group_by(day, outcome)
+    for when, kind, n in await session.execute(answers):
+        days.setdefault(_as_date(when), {})[str(kind)] = int(n)
+    vote_day = _day(session, Vote.at)
+    votes = select(vote_day, Vote.vote, func.count()).where(*voted).group_by(vote_day, Vote.vote)
+    for when, vote, n in await session.execute(votes):
+        days.setdefault(_as_date(when), {})["up" if int(vote) > 0 else "down"] = int(n)
+    return tuple(DayCounts(d, **counts) for d, counts in sorted(days.items()))
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 async def _vote_counts(session: AsyncSession, where: list[ColumnElement[bool]]) -> tuple[int, int]:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import discord
 import pytest
 
 from bot.admin_rendering import (
+    FLAG_KEY,
     NO_FAQS,
     PIN_LIST_FULL,
+    faq_line,
     pin_failure_text,
     render_faq,
     render_faq_page,
@@ -23,6 +25,7 @@ from bot.paging import Page, clamp_page, page_count, page_view
 from bot.rendering import EMBED_TOTAL_LIMIT, MESSAGE_LIMIT
 from curation.db.records import FaqRecord, Stats
 from curation.faq import FAQ_ANSWER_MAX_CHARS, FAQ_QUESTION_MAX_CHARS
+from curation.freshness import Freshness
 from rag.catalog import DocumentRecord
 from rag.citations import citations_from_chunks
 from rag.ingest import IngestReport
@@ -186,3 +189,34 @@ def test_pages_are_clamped_and_buttons_disabled_at_the_ends() -> None:
     previous, following = (child.item for child in view.children)  # type: ignore[attr-defined]
     assert (previous.custom_id, previous.disabled) == ("ragbot:page:faq:2", False)
     assert (following.custom_id, following.disabled) == ("ragbot:page:faq:4", True)
+
+
+def test_an_faq_line_shows_uses_and_what_to_look_at() -> None:
+    used = _entry(3, use_count=12, last_used_at=WHEN)
+    assert faq_line(used) == f"**#3** Who founded DeepSeek? · 12 uses, last <t:{int(WHEN.timestamp())}:R>"
+    assert faq_line(_entry(4)).endswith(" · never used")
+    flags = Freshness(date(2026, 1, 2), changed=("EU AI *Act*",), removed=("Rule A", "Rule B"))
+    assert faq_line(_entry(4), flags).splitlines()[1] == (
+        "  ⏰ review was due 2026-01-02 · ✏️ source changed: EU AI \\*Act\\* · 🗑️ sources removed: Rule A, Rule B"
+    )
+    assert faq_line(_entry(4), Freshness()) == faq_line(_entry(4))
+
+
+def test_a_page_of_flagged_entries_explains_the_flags_and_fits_one_message() -> None:
+    long_title = "A very long source title " * 10
+    entries = [_entry(i, "Q" * FAQ_QUESTION_MAX_CHARS, use_count=i, last_used_at=WHEN) for i in range(1, 11)]
+    flags = {e.id: Freshness(date(2026, 1, 2), (long_title,)) for e in entries}
+    page = render_faq_page(entries, 1, 1, 10, flags)
+    assert len(page) <= MESSAGE_LIMIT and FLAG_KEY in page and "⏰ review was due 2026-01-02" in page
+    assert "**#1** QQQ" in page and "**#10** QQQ" in page and "more not shown" not in page  # shorter, all there
+    assert FLAG_KEY not in render_faq_page(entries, 1, 1, 10, {e.id: Freshness() for e in entries})
+
+    worst = {e.id: Freshness(date(2026, 1, 2), (long_title,) * 3, (long_title,) * 3) for e in entries}
+    page = render_faq_page(entries, 1, 1, 10, worst)  # entries are left out before the explanations are
+    assert len(page) <= MESSAGE_LIMIT and "more not shown*\n" + FLAG_KEY in page and "and 1 more" in page
+
+
+def test_stats_show_faq_hits() -> None:
+    text = render_stats(_stats(questions=8, faq_hits=2), 7)
+    assert "**Answered from the FAQ:** 2 · 25% of questions" in text
+    assert "**Answered from the FAQ:** 0 · — of questions" in render_stats(_stats(), 7)

@@ -48,7 +48,7 @@ async def test_migrations_create_the_models_schema_and_a_second_open_changes_not
     caplog.set_level("INFO", logger="curation.db.schema")
     first = await Database.open(db_url)
     await first.close()
-    assert "upgrading the schema from nothing to 0001" in caplog.text
+    assert f"upgrading the schema from nothing to {head_revision()}" in caplog.text
     caplog.clear()
 
     second = await Database.open(db_url)
@@ -62,7 +62,7 @@ async def test_migrations_create_the_models_schema_and_a_second_open_changes_not
     async with engine.connect() as conn:
         revision, differences = await conn.run_sync(inspect)
     await engine.dispose()
-    assert revision == head_revision() == "0001"
+    assert revision == head_revision()
     # The only table the models do not describe is the version table itself.
     assert [d for d in differences if not (d[0] == "remove_table" and d[1].name == VERSION_TABLE)] == []
 
@@ -127,8 +127,8 @@ _BROKEN_REVISION = """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "9002"
+down_revision = "{head}"
 
 
 def upgrade() -> None:
@@ -143,11 +143,12 @@ async def test_a_failed_upgrade_changes_nothing(backend: str, db_url: str, tmp_p
     await db.add_faq(GUILD_A, "Who founded DeepSeek?", "Liang Wenfeng.", author_id=7)
     await db.close()
     migrations = shutil.copytree(MIGRATIONS, tmp_path / "migrations", ignore=shutil.ignore_patterns("__pycache__"))
-    (migrations / "versions" / "0002_broken.py").write_text(_BROKEN_REVISION)
+    head = head_revision()  # the broken revision follows whatever the shipped ones end with
+    (migrations / "versions" / "9002_broken.py").write_text(_BROKEN_REVISION.format(head=head))
     path = Path(make_url(db_url).database or "")
     before = _digest(path) if backend == "sqlite" else ""
 
-    with pytest.raises(DatabaseError, match=r"from 0001 to 0002 failed \(disk on fire\); nothing was changed$"):
+    with pytest.raises(DatabaseError, match=rf"from {head} to 9002 failed \(disk on fire\); nothing was changed$"):
         await prepare(make_url(db_url), migrations=migrations)
 
     if backend == "sqlite":
@@ -156,7 +157,7 @@ async def test_a_failed_upgrade_changes_nothing(backend: str, db_url: str, tmp_p
     async with engine.connect() as conn:
         tables = await conn.run_sync(lambda c: set(sa_inspect(c).get_table_names()))
         columns = await conn.run_sync(lambda c: {col["name"] for col in sa_inspect(c).get_columns("faq_entries")})
-        assert await conn.run_sync(current_revision) == "0001"
+        assert await conn.run_sync(current_revision) == head
     await engine.dispose()
     assert "extra" not in tables and "lang" not in columns
     db = await Database.open(db_url)  # the shipped migrations still find their own schema
