@@ -2,8 +2,8 @@
 time from worker threads are coalesced into one batch, and the texts embedded last are remembered (a question is
 embedded for the dense search and again for the sentence ranking; popular questions repeat across users).
 
-Measured with bench/bench_load.py: 50 questions at once made 100 single-text calls, each a model run of its own
-competing for two cores; coalesced, they are a handful of runs (see the README's "Load" section)."""
+Profiled with 50 new questions at once: 100 single-text calls, each a model run of its own from one of six worker
+threads competing for two cores; with this wrapper about 25 runs of two texts (README, "Load")."""
 
 from __future__ import annotations
 

@@ -101,8 +101,8 @@ class LexicalIndex:
         known = [t for t in self._tokens(text) if t in vocab]
         if not known:
             return []
-        # n_threads=0: in this thread. bm25s starts a thread pool for every call given n_threads=1 (a new thread per
-        # question, the largest single cost of 50 questions at once in bench_load.py's profile).
+        # n_threads=0: in this thread. Given n_threads=1, bm25s starts a thread pool (a new thread) for every call: with
+        # 50 questions at once, thread start-up was a third of the search time in the profile (README, "Load").
         docs, scores = self._retriever.retrieve([known], k=min(n, len(self.ids)), show_progress=False, n_threads=0)
         return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
