@@ -52,6 +52,31 @@ async def test_slots_queue_in_order_and_turn_away_beyond_the_queue() -> None:
     assert order == [0, 1, 2, 3] and slots.active == 0
 
 
+async def test_queued_answers_learn_their_place_and_a_cancelled_one_frees_it() -> None:
+    slots = AnswerSlots(concurrent=1, max_waiting=5)
+    notes: list[int] = []
+    finish = asyncio.Event()
+
+    async def tell(ahead: int) -> None:
+        notes.append(ahead)
+
+    async def answer() -> None:
+        async with slots.slot(on_wait=tell):
+            await finish.wait()
+
+    tasks = [asyncio.create_task(answer()) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    assert notes == [0, 1] and slots.active == 1 and slots.waiting == 2  # the first one never waited
+    tasks[1].cancel()  # the asker's answer was cut (a shutdown): its place goes to the one behind it
+    await asyncio.sleep(0.05)
+    assert slots.waiting == 1
+    finish.set()
+    await asyncio.gather(tasks[0], tasks[2])
+    assert slots.active == 0 and slots.waiting == 0
+    async with asyncio.timeout(1), slots.slot(on_wait=tell):  # every slot was given back
+        assert notes == [0, 1]
+
+
 async def test_a_queued_question_is_told_it_waits_then_gets_its_answer(harness_factory: HarnessFactory) -> None:
     """One answer slot, three questions at once: the first is answered straight away; the other two see that they
     are queued (and their place) instead of an unexplained "thinking…", then each gets its answer."""
