@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from bench_bot import LATENCY, QUESTIONS, lag_monitor, model_dir  # noqa: E402
+from bench_bot import LATENCY, fresh_questions, lag_monitor, model_dir, warm_sentences  # noqa: E402
 from fakes.discord_server import FakeDiscord  # noqa: E402
 from fakes.openai_server import FakeOpenAI, quote_sources  # noqa: E402
 
@@ -42,14 +42,8 @@ from rag.config import Settings  # noqa: E402
 
 HOOK = REPO / "tests" / "fakes" / "subprocess_hook"  # sitecustomize: discord.py in a subprocess talks to the fake
 BURSTS = (1, 10, 50, 200)
-OPENERS = ("", "Quick question: ", "I was wondering: ", "Can you tell me: ", "Please explain: ", "Briefly: ")
 WAITING = "⏳ Many questions"  # how bot.limits.waiting_note starts (not imported: --before code may lack it)
 STALLED = 30.0  # no question settled for this long: the unsettled ones count as lost
-
-
-def fresh_questions() -> Iterator[str]:
-    """Distinct texts: each opening phrase with each dev-set question, then again."""
-    return itertools.cycle(o + q for o in OPENERS for q in QUESTIONS)
 
 
 # ---- inside a bot process ----------------------------------------------------------------------------------------
@@ -141,8 +135,7 @@ def _prepare_index(work: Path) -> Path:
     folder = work / "index"
     service = build_service(Settings(_env_file=None, data_dir=folder, embedding={"model_dir": model_dir()}))
     service.prepare_sync()
-    for question in QUESTIONS:
-        service.retriever.search(question)
+    warm_sentences(service)
     service.index.close()
     return folder
 
