@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.delivery import NO_MENTIONS, Asker, InteractionTarget, MessageTarget, Target, deliver
 from bot.events import REVIEW_SIGNAL
-from bot.history import is_reply_to_bot, question_text, reply_chain, thread_history
+from bot.history import is_reply_to_bot, question_text, reply_chain, thread_history, without_mentions
 from bot.limits import QueueFull, waiting_note
 from bot.rendering import SEARCHING
 
@@ -48,7 +48,7 @@ class AskCog(commands.Cog):
             return
         await interaction.response.defer(thinking=True)  # Discord allows 3 s before the first response
         asker = Asker(interaction.user.id, interaction.guild_id, interaction.channel_id)
-        await self.answer(question, [], InteractionTarget(interaction), asker)
+        await self.answer(without_mentions(question) or question, [], InteractionTarget(interaction), asker)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
