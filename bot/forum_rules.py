@@ -4,15 +4,14 @@ whether a post's tags close it, and how many forum answers a member has had toda
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Protocol, TypeVar
 
+from bot.history import without_mentions
+
 log = logging.getLogger(__name__)
 _ENDS_SENTENCE = (".", "?", "!", ":", "…")
-# Discord's user, role and channel mention tokens (<@id>, <@!id>, <@&id>, <#id>).
-_MENTION_TOKEN = re.compile(r"<(?:@[!&]?|#)\d+>")
 
 
 class NamedTag(Protocol):
@@ -23,12 +22,6 @@ class NamedTag(Protocol):
 
 
 _Tag = TypeVar("_Tag", bound=NamedTag)
-
-
-def without_mentions(text: str) -> str:
-    """The text without mention tokens: their long ids would be searched as if they were facts to look up (a
-    number the sources never mention makes the core refuse), and who was mentioned is not the question."""
-    return " ".join(_MENTION_TOKEN.sub(" ", text).split())
 
 
 def post_question(title: str, texts: Sequence[str], limit: int) -> str:

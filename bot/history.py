@@ -14,9 +14,19 @@ log = logging.getLogger(__name__)
 _LABELS = (EXTRACTIVE_LABEL, UNGROUNDED_LABEL, FLAGGED_LABEL, REFUSAL_LABEL, FAQ_LABEL)
 
 
+# Discord's user, role and channel mention tokens (<@id>, <@!id>, <@&id>, <#id>).
+_MENTION_TOKEN = re.compile(r"<(?:@[!&]?|#)\d+>")
+
+
+def without_mentions(text: str) -> str:
+    """The text without mention tokens: their long ids would be searched as if they were facts to look up (a
+    number the sources never mention makes the core refuse), and who was mentioned is not the question."""
+    return " ".join(_MENTION_TOKEN.sub(" ", text).split())
+
+
 def question_text(message: discord.Message, bot_id: int) -> str:
-    """The message without the bot's mention."""
-    return re.sub(rf"<@!?{bot_id}>", "", message.content).strip()
+    """The message without mentions (the bot's, and anyone else's)."""
+    return without_mentions(message.content)
 
 
 def turn_of(message: discord.Message, bot_id: int) -> Turn | None:

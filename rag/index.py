@@ -213,6 +213,10 @@ class Index:
 
     def close(self) -> None:
         self.catalog.close()
+        with self._store_lock:  # a store never opened stays unopened
+            store, self._store, self._open_store = self._store, None, None
+        if store is not None:
+            store.close()
 
 
 INSTRUCTION_WEIGHT = 0.1

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
-from rag.errors import DocumentError, EmbeddingError, UrlSourceError
+from rag.errors import DocumentError, EmbeddingError, IngestRunning, UrlSourceError
 from rag.ingest import index_document, one_change, remove_from_index
 from rag.loaders import content_hash, load_web_document
 from rag.url_sources import UrlSource, is_url_source, source_id_for_url
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Outcome = Literal["added", "updated", "unchanged", "removed", "failed"]
+# What keeps one page from being added or refreshed; each becomes the page's one-line result. IngestRunning: a
+# shared index has one writer at a time, and another process is writing.
+_PAGE_ERRORS = (UrlSourceError, DocumentError, EmbeddingError, IngestRunning)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,7 @@ class WebSources:
             if not isinstance(fetched, Fetched):
                 raise UrlSourceError("the server answered 304 Not Modified to a plain request")
             return await asyncio.to_thread(self._store_sync, fetched, await self._known(url))
-        except (UrlSourceError, DocumentError, EmbeddingError) as exc:
+        except _PAGE_ERRORS as exc:
             log.info("URL source %s refused: %s", url, exc)
             return SourceChange(url, "failed", f"{exc}; nothing was changed")
         except OSError as exc:  # the data folder (the registry's files)
@@ -105,7 +108,7 @@ class WebSources:
                 await asyncio.to_thread(self.registry.save, replace(source, fetched_at=_now()))
                 return SourceChange(source.url, "unchanged", "not modified (304)", source_id=source.source_id)
             return await asyncio.to_thread(self._store_sync, fetched, source)
-        except (UrlSourceError, DocumentError, EmbeddingError) as exc:
+        except _PAGE_ERRORS as exc:
             log.info("refreshing %s failed: %s", source.url, exc)
             return SourceChange(source.url, "failed", f"{exc}; the indexed copy is kept", source_id=source.source_id)
         except OSError as exc:
@@ -148,7 +151,10 @@ class WebSources:
 
     async def remove(self, target: str) -> SourceChange:
         """Remove a URL source, named by its address or its id. Corpus files are removed by deleting the file."""
-        return await asyncio.to_thread(self._remove_sync, target.strip())
+        try:
+            return await asyncio.to_thread(self._remove_sync, target.strip())
+        except IngestRunning as exc:
+            return SourceChange(target, "failed", str(exc))
 
     def _remove_sync(self, target: str) -> SourceChange:
         source = self.registry.get(target) or next(

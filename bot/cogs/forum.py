@@ -25,8 +25,8 @@ from bot.forum_rendering import (
     cap_note,
     human_request,
 )
-from bot.forum_rules import DailyCap, closes_post, find_tag, post_question, without_mentions
-from bot.history import thread_history
+from bot.forum_rules import DailyCap, closes_post, find_tag, post_question
+from bot.history import thread_history, without_mentions
 from bot.recording import recorded_answer
 
 if TYPE_CHECKING:

@@ -55,6 +55,15 @@ class ChromaStore:
     def heartbeat(self) -> None:
         self._client.heartbeat()
 
+    def close(self) -> None:
+        """Release the client's files, connections and threads: an embedded client otherwise keeps its SQLite and
+        HNSW files open until the process ends (chroma shares one System per path and stops it on the last close;
+        `close` exists from chromadb 1.1 on, older clients are left to the process's end)."""
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
+        self._collection = None
+
     def recorded_embedder(self) -> tuple[str, int] | None:
         meta = self._get().metadata or {}
         if "embedder" not in meta:

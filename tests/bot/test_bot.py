@@ -66,6 +66,19 @@ async def test_mention_opens_a_thread_and_follow_ups_need_no_mention(harness_fac
     assert "Assistant: DeepSeek was founded by Liang Wenfeng [1]." in final_prompt
 
 
+async def test_other_mentions_in_a_question_are_not_searched(harness_factory: HarnessFactory) -> None:
+    """A mention token's long id is not a fact to look up: searched, it would make the core refuse."""
+    h = await harness_factory(threads=False)
+    h.model.enqueue_reply(ANSWER)
+    other = 381_870_553_235_193_857
+    await h.discord.send_message(h.discord.channel_id, f"<@{other}> wants to know: {FOUNDER}", mentions_bot=True)
+    await h.discord.wait_for_call(lambda c: _is_final(c) and f"/channels/{h.discord.channel_id}/" in c.path, 30)
+    [reply] = _bot_replies(h, h.discord.channel_id)
+    assert reply["content"] == ANSWER
+    prompt = h.model.chat_requests[-1].json["messages"][1]["content"]
+    assert "wants to know: Who founded DeepSeek?" in prompt and str(other) not in prompt
+
+
 async def test_reply_to_an_answer_is_a_follow_up(harness_factory: HarnessFactory) -> None:
     h = await harness_factory(threads=False)
     h.model.enqueue_reply(ANSWER)

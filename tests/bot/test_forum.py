@@ -267,3 +267,27 @@ async def test_the_desk_buttons_keep_working_after_a_restart(harness_factory: Ha
     assert outcome.content == SOLVED_THANKS
     await h.discord.wait_for_call(lambda c: c.method == "PATCH" and c.path == f"/channels/{post_id}")
     assert h.discord.applied_tag_names(post_id) == ["Solved"]
+
+
+async def test_ask_a_human_files_a_card_in_the_review_queue(harness_factory: HarnessFactory) -> None:
+    """The hand-off reaches the moderators as work to do: a review card naming the post, through the real queue."""
+    desk = Desk()
+
+    def setup(fake: FakeDiscord) -> dict[str, Any]:
+        return desk.setup(fake) | {"review_channel": fake.add_text_channel(fake.guild_id, "review")}
+
+    h = await harness_factory(setup=setup)
+    review = h.settings.discord.review_channel
+    post_id, answer = await _post_and_answer(h, desk)
+    mark = h.discord.mark()
+    ix = await h.discord.click_button(int(answer["id"]), _buttons(answer)["Ask a human"])
+    await h.settled(ix)
+
+    posted = await h.discord.wait_for_call(
+        lambda c: c.method == "POST" and c.path == f"/channels/{review}/messages", since=mark
+    )
+    card = h.discord.message(int(posted.response["id"]))
+    assert card is not None and card["mentions"] == [] and card["mention_roles"] == []
+    text = str(card["embeds"][0])
+    assert TITLE in text and "🙋 asked for a human" in text
+    assert f"https://discord.com/channels/{h.discord.guild_id}/{post_id}/{answer['id']}" in text

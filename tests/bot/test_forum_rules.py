@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from bot.forum_rendering import cap_note, human_request
-from bot.forum_rules import DailyCap, closes_post, find_tag, post_question, without_mentions
+from bot.forum_rules import DailyCap, closes_post, find_tag, post_question
+from bot.history import without_mentions
 from rag.config import DiscordSettings, Settings
 
 

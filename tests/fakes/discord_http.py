@@ -181,8 +181,9 @@ class RestTransport(DiscordState):
         """Index to pass as ``since=`` so a wait only considers calls made from now on."""
         return len(self.calls)
 
-    async def wait_for_call(self, predicate: Callable[[Call], bool], timeout: float = 5.0, *, since: int = 0) -> Call:
-        """The first recorded call (from index ``since``) matching ``predicate``; waits for it."""
+    async def wait_for_call(self, predicate: Callable[[Call], bool], timeout: float = 30.0, *, since: int = 0) -> Call:
+        """The first recorded call (from index ``since``) matching ``predicate``; waits for it. The wait ends when
+        the call arrives, so the generous default costs nothing; it only has to outlast a loaded machine."""
         try:
             async with asyncio.timeout(timeout):
                 while True:
