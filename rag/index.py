@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
     from rag.embeddings import Embedder
 
 log = logging.getLogger(__name__)
-
-_RECENT_TEXTS = 512  # questions and claims kept in memory (1.5 KB each)
 
 
 class Index:
@@ -56,11 +53,6 @@ class Index:
         self._snapshots = snapshots
         self._snapshot: VectorSnapshot | None = None
         self._store_lock = threading.Lock()
-        # Questions and claims embedded lately, in memory only (questions are never written to disk): one answer
-        # embeds its question for the search, the sentence ranking and the sentence scores, and an answer's claims
-        # quote the same source sentences question after question (an eval run repeated a fifth of its vectors).
-        self._recent: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
-        self._recent_lock = threading.Lock()
 
     @property
     def store(self) -> ChromaStore | None:
@@ -166,21 +158,8 @@ class Index:
             return [0.0] * len(sentences)
         if not sentences:
             return []
-        return [float(x) for x in self.sentence_vectors(sentences) @ self.text_vector(claim)]
-
-    def text_vector(self, text: str) -> npt.NDArray[np.float32]:
-        """The embedding of a question or a claim, reused while it is among the last few hundred embedded."""
-        assert self.embedder is not None
-        with self._recent_lock:
-            if (found := self._recent.get(text)) is not None:
-                self._recent.move_to_end(text)
-                return found
-        vector: npt.NDArray[np.float32] = self.embedder.embed([text])[0]
-        with self._recent_lock:
-            self._recent[text] = vector
-            while len(self._recent) > _RECENT_TEXTS:
-                self._recent.popitem(last=False)
-        return vector
+        claim_vector = self.embedder.embed([claim])[0]  # a question or a claim: not kept on disk
+        return [float(x) for x in self.sentence_vectors(sentences) @ claim_vector]
 
     def sentence_vectors(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Embed the sources' sentences `texts`, reusing vectors kept on disk by earlier runs (they repeat from one

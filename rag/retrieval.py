@@ -183,7 +183,7 @@ class Retriever:
     def _dense(self, query: str, n: int) -> list[tuple[str, float]]:
         if self.index.embedder is None or not self.index.has_vectors:
             return []
-        vector = self.index.text_vector(query)
+        vector = self.index.embedder.embed([query])[0]
         live = set(self.index.lexical().ids)  # vectors of chunks the catalog no longer lists are never shown
         return [(i, s) for i, s in self.index.dense_query(vector, n + 10) if i in live][:n]
 

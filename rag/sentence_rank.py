@@ -47,7 +47,7 @@ class SentenceRanker:
         if embedder is None or not chunks:
             return []
         self._fill(chunks)
-        q = self.index.text_vector(query)
+        q = embedder.embed([query])[0]
         best: list[tuple[float, str]] = []
         with self._lock:
             for chunk in chunks:
