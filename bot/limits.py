@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+WaitHook = Callable[[int], Awaitable[None]]  # told how many questions are ahead, when one has to wait
 
 
 @dataclass
@@ -44,6 +48,12 @@ class Cooldown:
         return (1 - bucket.tokens) / self.rate
 
 
+def waiting_note(ahead: int) -> str:
+    """What an asker sees while their question waits for a free answer slot (`ahead`: questions queued before it)."""
+    place = "yours is next" if ahead == 0 else f"{ahead} {'is' if ahead == 1 else 'are'} ahead of yours"
+    return f"⏳ Many questions are being answered right now: {place}. It will be answered shortly."
+
+
 class QueueFull(Exception):
     """More answers are waiting than the queue allows."""
 
@@ -58,12 +68,16 @@ class AnswerSlots:
         self.active = 0
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def slot(self, on_wait: WaitHook | None = None) -> AsyncIterator[None]:
+        """A slot for one answer. When none is free, the question joins the queue first (its place is kept from
+        that moment) and then `on_wait` tells the asker, so a burst is answered in order and nobody is left
+        looking at "thinking…" without knowing why."""
         if self._semaphore.locked() and self.waiting >= self._max_waiting:
             raise QueueFull
+        ahead = self.waiting
         self.waiting += 1
         try:
-            await self._semaphore.acquire()
+            await self._acquire(on_wait if self._semaphore.locked() else None, ahead)
         finally:
             self.waiting -= 1
         self.active += 1
@@ -72,3 +86,19 @@ class AnswerSlots:
         finally:
             self.active -= 1
             self._semaphore.release()
+
+    async def _acquire(self, on_wait: WaitHook | None, ahead: int) -> None:
+        if on_wait is None:
+            await self._semaphore.acquire()
+            return
+        acquiring = asyncio.ensure_future(self._semaphore.acquire())  # in the queue before the note is sent
+        try:
+            await on_wait(ahead)
+        except Exception as exc:  # the note is a courtesy: failing to show it must not cost the answer
+            log.info("could not tell a queued asker they wait: %s", exc)
+        except BaseException:
+            acquiring.cancel()
+            if acquiring.done() and not acquiring.cancelled():
+                self._semaphore.release()  # it was granted just before the cancellation: give it back
+            raise
+        await acquiring

@@ -167,8 +167,10 @@ class DiscordSettings(BaseModel):
     edit_interval: float = Field(1.0, ge=0.2, le=10)  # seconds between edits of a streaming answer
     cooldown_questions: int = Field(3, ge=1, le=100)  # per user: this many questions ...
     cooldown_seconds: float = Field(60.0, gt=0)  # ... per this many seconds (a token bucket)
-    max_concurrent: int = Field(8, ge=1, le=256)  # answers generated at once; the rest queue
-    max_queue: int = Field(100, ge=0)  # waiting answers beyond this are turned away with a notice
+    # Answers generated at once; the rest queue. An answer mostly waits on the model, so 8 made a burst of 50 wait
+    # for seven rounds of model latency (bench/bench_load.py); the CPU work is bounded by the worker threads anyway.
+    max_concurrent: int = Field(64, ge=1, le=256)
+    max_queue: int = Field(1000, ge=0)  # waiting answers beyond this are turned away with a notice
     history_messages: int = Field(10, ge=0, le=50)  # earlier messages of a reply chain or thread to include
     shutdown_grace: float = Field(20.0, ge=0)  # seconds in-flight answers get to finish on SIGTERM
     message_content: bool = True  # the privileged intent; thread follow-ups without a mention need it

@@ -100,6 +100,8 @@ class RagService:
         if self.chat is not None:
             await self.chat.aclose()
         await asyncio.to_thread(self.index.close)
+        if self.web is not None:
+            await asyncio.to_thread(self.web.registry.close)
 
     # --- ingestion ---------------------------------------------------------------------------------
     def ingest_sync(
@@ -311,9 +313,25 @@ def build_service(
         max_file_bytes=settings.ingest.max_file_bytes,
         spend=spend,
         observer=observer,
-        url_sources=FolderUrlRegistry(settings.data_dir / "url_sources"),
+        url_sources=open_url_registry(settings),
         fetch_policy=FetchPolicy.from_settings(settings.ingest),
     )
+
+
+def open_url_registry(settings: Settings) -> UrlRegistry:
+    """The pages curators added: in the shared database when processes share the index (each must refresh and
+    restore the same pages), else in the data folder."""
+    folder = FolderUrlRegistry(settings.data_dir / "url_sources")
+    if settings.database.url is None or not settings.chroma.host:
+        return folder  # the embedded default: psycopg is not even imported
+    from rag.stores.catalog_sql import shared_catalog_url
+    from rag.stores.url_registry_sql import SqlUrlRegistry
+
+    shared = shared_catalog_url(settings.database.url.get_secret_value(), settings.chroma.host)
+    if shared is None:
+        return folder
+
+    return SqlUrlRegistry(shared)
 
 
 def list_sources(settings: Settings) -> list[DocumentRecord]:

@@ -1,10 +1,10 @@
 """Which web pages curators added as sources, and the copy fetched of each.
 
-Behind the small `UrlRegistry` protocol so that it can move into the shared database later (as the index catalog
-does when several processes share one): today `FolderUrlRegistry` keeps one JSON file and one body file per URL
-in the data folder. One file per URL means two processes adding different pages never rewrite each other's
-entry; each file is replaced atomically. The raw body is kept (not only the extracted text) so that a rebuild of
-the index, or a new chunker, reads the pages again without downloading them.
+Behind the small `UrlRegistry` protocol: where several processes share one index (PostgreSQL and a chroma server)
+the list lives in that database (rag.stores.url_registry_sql); otherwise `FolderUrlRegistry` keeps one JSON file
+and one body file per URL in the data folder (one file per URL, each replaced atomically, so two writers of
+different pages never rewrite each other's entry). The raw body is kept (not only the extracted text) so that a
+rebuild of the index, or a new chunker, reads the pages again without downloading them.
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ class UrlRegistry(Protocol):
 
     def remove(self, url: str) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class FolderUrlRegistry:
     """`<folder>/<digest>.json` (the record) and `<digest>-<content hash>.body`; blocking file work."""
@@ -104,6 +106,9 @@ class FolderUrlRegistry:
         self._record_path(url).unlink(missing_ok=True)
         if source is not None:
             self._body_path(source).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Nothing is held open between calls."""
 
     def _read(self, path: Path) -> UrlSource | None:
         try:

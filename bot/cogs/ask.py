@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot.delivery import NO_MENTIONS, Asker, InteractionTarget, MessageTarget, Target, deliver
 from bot.events import REVIEW_SIGNAL
 from bot.history import is_reply_to_bot, question_text, reply_chain, thread_history, without_mentions
-from bot.limits import QueueFull
+from bot.limits import QueueFull, waiting_note
 from bot.rendering import SEARCHING
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ class AskCog(commands.Cog):
         assert task is not None
         self.bot.in_flight.add(task)  # first, so a shutdown from now on waits for this answer
         try:
-            async with self.bot.slots.slot():
+            async with self.bot.slots.slot(on_wait=lambda ahead: target.show(waiting_note(ahead))):
                 if isinstance(target, MessageTarget):
                     await target.show(SEARCHING)
                 return await deliver(

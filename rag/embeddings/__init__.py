@@ -48,7 +48,14 @@ class Embedder(Protocol):
 
 
 def build_embedder(settings: EmbeddingSettings) -> Embedder:
-    """The configured embedder. Raises EmbedderUnavailable when the model cannot be had."""
+    """The configured embedder, its concurrent small calls coalesced (rag.embeddings.batching). Raises
+    EmbedderUnavailable when the model cannot be had."""
+    from rag.embeddings.batching import BatchingEmbedder
+
+    return BatchingEmbedder(_backend(settings))
+
+
+def _backend(settings: EmbeddingSettings) -> Embedder:
     if settings.backend == "onnx":
         from rag.embeddings.onnx import OnnxEmbedder, resolve_model_dir
 

@@ -42,6 +42,9 @@ def open_onnx_model(folder: Path, *, threads: int = 0) -> tuple[Tokenizer, ort.I
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         options.intra_op_num_threads = threads
+    # Idle intra-op threads otherwise spin waiting for work: on a small shared machine that burnt about
+    # twice the CPU per query embedding, taken from the event loop and the other answers (bench_load.py).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(folder / "model.onnx"), sess_options=options, providers=["CPUExecutionProvider"])
     return tokenizer, session
 

@@ -101,7 +101,9 @@ class LexicalIndex:
         known = [t for t in self._tokens(text) if t in vocab]
         if not known:
             return []
-        docs, scores = self._retriever.retrieve([known], k=min(n, len(self.ids)), show_progress=False, n_threads=1)
+        # n_threads=0: in this thread. Given n_threads=1, bm25s starts a thread pool (a new thread) for every call: with
+        # 50 questions at once, thread start-up was a third of the search time in the profile (README, "Load").
+        docs, scores = self._retriever.retrieve([known], k=min(n, len(self.ids)), show_progress=False, n_threads=0)
         return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
     def coverage(self, query: str, passage: str) -> float:
