@@ -83,7 +83,13 @@ class OnnxCrossEncoder:
         self._inputs = {i.name for i in self._session.get_inputs()}
         if "input_ids" not in self._inputs:
             raise ConfigError(f"{SETTING}: the model in {folder} takes no input_ids; not a text cross-encoder")
-        self._output = self._session.get_outputs()[0].name
+        output = self._session.get_outputs()[0]
+        if not _classifier_shape(output.shape):
+            raise ConfigError(
+                f"{SETTING}: the model in {folder} outputs shape {output.shape}, not the (n, 1) or (n, 2) logits "
+                "of a cross-encoder"
+            )
+        self._output = output.name
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=max_length(folder), strategy="longest_first")
         self._batch_size = batch_size
@@ -117,6 +123,12 @@ class OnnxCrossEncoder:
         except Exception as exc:
             raise RagError(f"the re-ranking model failed: {exc}") from exc
         return _relevance(np.asarray(output), len(passages))
+
+
+def _classifier_shape(shape: Sequence[Any]) -> bool:
+    """Whether a declared output shape can be a classifier's logits: (n,), (n, 1) or (n, 2); a dimension that is a
+    name (symbolic) is not known until the model runs."""
+    return len(shape) == 1 or (len(shape) == 2 and (not isinstance(shape[1], int) or shape[1] in (1, 2)))
 
 
 def _relevance(output: Any, n: int) -> list[float]:

@@ -148,6 +148,7 @@ def test_broken_model_folders_are_one_line_errors(tmp_path: Path, model_dir: Pat
         tmp_path / "nowhere": "is not a folder",
         missing: "lacks model.onnx",
         corrupt: "cannot load the model in",
+        model_dir: "not the (n, 1) or (n, 2) logits of a cross-encoder",  # the embedding model: a model, not this kind
     }
     for folder, words in expected.items():
         with pytest.raises(ConfigError) as caught:
