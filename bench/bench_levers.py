@@ -6,7 +6,12 @@ the current defaults.
 Tune on dev; the held-out column is only reported (see README, "Measured"). Follow-ups are rewritten the way
 `ragbot eval --scripted` rewrites them, so the figures match the CI gate's.
 
-Run: python bench/bench_levers.py [--only NAME ...] [--failures dev]   (RAGBOT_EMBEDDING__MODEL_DIR set)
+A cross-encoder is a lever too when a model folder is given: `--rerank DIR` adds "re-ranker top N" rows
+(RAGBOT_RETRIEVAL__RERANK_MODEL_DIR and _RERANK_TOP), each against "current"; the ms/q column is the time per
+question of the whole search, so the difference to "current" is what re-ranking costs.
+
+Run: python bench/bench_levers.py [--only NAME ...] [--failures dev] [--rerank DIR [--rerank-top 10 20 40]]
+     (RAGBOT_EMBEDDING__MODEL_DIR set)
 """
 
 from __future__ import annotations
@@ -95,24 +100,41 @@ def _service(data_dir: Path, chunking: dict[str, Any]) -> RagService:
     return service
 
 
-async def main(only: list[str], failures: str | None, k: int, base: dict[str, Any]) -> None:
+def rerank_levers(folder: Path | None, tops: Sequence[int]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """The re-ranker rows for a cross-encoder folder (none without one)."""
+    if folder is None:
+        return {}
+    return {f"re-ranker top {top}": ({"rerank_model_dir": folder, "rerank_top": top}, {}) for top in tops}
+
+
+async def main(
+    only: list[str],
+    failures: str | None,
+    k: int,
+    base: dict[str, Any],
+    extra: dict[str, tuple[dict[str, Any], dict[str, Any]]],
+) -> None:
     parts = {name: load_golden(path) for name, path in PARTS.items()}
+    asked = sum(q.in_scope for qs in parts.values() for q in qs)  # the questions _score searches
     services: dict[str, RagService] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"{'lever':<26}" + "".join(f"{p + ' r@1/r@5/MRR/conf':>30}" for p in parts) + f"{'s':>6}")
-        for name, (retrieval, chunking) in LEVERS.items():
+        print(f"{'lever':<26}" + "".join(f"{p + ' r@1/r@5/MRR/conf':>30}" for p in parts) + f"{'ms/q':>8}")
+        for name, (retrieval, chunking) in {**LEVERS, **extra}.items():
             if only and name not in only:
                 continue
             key = repr(sorted(chunking.items()))
             if key not in services:
                 services[key] = _service(Path(tmp) / f"data-{len(services)}", chunking)
+                for qs in parts.values():  # untimed: the first lever would otherwise pay for cold sentence caches
+                    await _score(services[key], qs, k)
             service = services[key]
             defaults = {**service.retrieval.model_dump(), **base}
             service.retriever = Retriever(service.index, type(service.retrieval)(**{**defaults, **retrieval}))
             start = time.perf_counter()
             figures = {p: await _score(service, qs, k) for p, qs in parts.items()}
             cells = [f"{f['r1']:.3f}/{f['rk']:.3f}/{f['mrr']:.3f}/{f['conflicts']:.2f}" for f in figures.values()]
-            print(f"{name:<26}" + "".join(f"{c:>30}" for c in cells) + f"{time.perf_counter() - start:>6.1f}")
+            per_question = (time.perf_counter() - start) * 1000 / asked
+            print(f"{name:<26}" + "".join(f"{c:>30}" for c in cells) + f"{per_question:>8.0f}")
             if failures:  # only ever the dev part: held-out misses are not read while tuning
                 print("   dev misses: " + "; ".join(figures["dev"]["misses"]))
         for service in services.values():
@@ -125,5 +147,8 @@ if __name__ == "__main__":
     parser.add_argument("--failures", action="store_const", const="dev", help="List dev questions not at rank 1.")
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--base", type=json.loads, default={}, help="JSON retrieval settings under every lever.")
+    parser.add_argument("--rerank", type=Path, help="A cross-encoder folder (model.onnx + tokenizer.json).")
+    parser.add_argument("--rerank-top", type=int, nargs="+", default=[10, 20, 40], help="Candidates re-scored.")
     args = parser.parse_args()
-    asyncio.run(main(args.only, args.failures, args.k, args.base))
+    extra = rerank_levers(args.rerank, args.rerank_top)
+    asyncio.run(main(args.only, args.failures, args.k, args.base, extra))

@@ -98,6 +98,10 @@ class RetrievalSettings(BaseModel):
     # a passage's one answering sentence is diluted in its whole-passage embedding.
     sentence_weight: float = Field(1.0, ge=0, le=10)
     sentence_candidates: int = Field(15, ge=1, le=200)
+    # A cross-encoder (an ONNX folder: model.onnx + tokenizer.json) re-orders the best `rerank_top` fused candidates
+    # before the per-source caps and `k`; unset: off, and retrieval is exactly as without it (rag/rerank.py).
+    rerank_model_dir: Path | None = None
+    rerank_top: int = Field(20, ge=1, le=200)
     max_per_source: int = Field(4, ge=1)
     duplicate_threshold: float = Field(0.8, gt=0, le=1)  # word-shingle Jaccard above which a passage is a copy
     # Calibrated on tests/rag/data/devset.yaml (see README, "Relevance threshold").

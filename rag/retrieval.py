@@ -3,6 +3,7 @@ capped per source, and judged for relevance."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -11,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from rag.rerank import build_reranker
 from rag.sentence_rank import SentenceRanker
 from rag.stores.lexical import lexical_text, specific_tokens
 from rag.types import Passage, SearchResult
@@ -138,6 +140,7 @@ class Retriever:
         self._corrects: dict[str, set[str]] = {}
         self._corrects_generation = -1
         self._sentences = SentenceRanker(index)
+        self.reranker = build_reranker(settings)  # None unless a cross-encoder folder is configured
 
     def search(self, query: str, k: int | None = None, *, also: Sequence[str] = ()) -> SearchResult:
         """The best `k` passages for `query`. `also`: other phrasings (e.g. a follow-up as the user wrote it,
@@ -161,6 +164,7 @@ class Retriever:
         dense = dict(dense_hits)
         bm25 = dict(lexical_hits)
         candidates = [Passage(chunks[i], score, dense.get(i), bm25.get(i)) for i, score in fused if i in chunks]
+        candidates = self._rerank(query, candidates)
         passages = select_passages(
             candidates,
             k=k,
@@ -171,6 +175,18 @@ class Retriever:
         relevant = self._relevant(query, passages, dense_hits)
         _log_decision(query, self.index.mode, passages, len(candidates), dense_hits, relevant, started)
         return SearchResult(query, tuple(passages), relevant, self.index.mode, tuple(pairs))
+
+    def _rerank(self, query: str, candidates: list[Passage]) -> list[Passage]:
+        """The cross-encoder's order for the best `rerank_top` fused candidates, before the per-source caps and `k`.
+        They take the fused scores of the ranks they move into, so what follows (caps, corrections, `--json`) sees
+        the same scale; the rest keep their place behind them."""
+        if self.reranker is None or len(candidates) < 2:
+            return candidates
+        top = candidates[: self.settings.rerank_top]
+        scores = self.reranker.score(query, [lexical_text(p.chunk) for p in top])
+        order = sorted(range(len(top)), key=lambda i: -scores[i])  # stable: equal scores keep the fused order
+        reranked = [dataclasses.replace(top[i], score=top[rank].score) for rank, i in enumerate(order)]
+        return reranked + candidates[len(top) :]
 
     def _other_forms(self, also: Sequence[str], n: int) -> list[list[str]]:
         """Rankings of the other phrasings of the question (`also`), dense and BM25."""

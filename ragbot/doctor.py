@@ -49,6 +49,7 @@ def run_checks(settings: Settings) -> list[Check]:
         detail = f"{exc}; ragbot answers with keyword search only. To fix: {KEYWORD_ONLY_FIX}"
         checks.append(Check("embedding model", False, detail, warning=True))
     checks += _check_index(settings, embedder)
+    checks.append(_check_reranker(settings))
     checks.append(asyncio.run(_check_llm(settings)))
     return checks
 
@@ -83,6 +84,22 @@ def _check_index(settings: Settings, embedder: Embedder | None) -> list[Check]:
     except Exception as exc:  # a chroma server that is down fails in transport-specific ways
         checks.append(Check("vector store", False, f"{type(exc).__name__}: {exc}"))
     return checks
+
+
+def _check_reranker(settings: Settings) -> Check:
+    from rag.rerank import build_reranker
+
+    try:
+        reranker = build_reranker(settings.retrieval)
+    except RagError as exc:
+        return Check("re-ranker", False, str(exc))
+    if reranker is None:
+        return Check("re-ranker", True, "off (RAGBOT_RETRIEVAL__RERANK_MODEL_DIR unset)")
+    try:
+        reranker.score("a test question", ["a test passage"])  # a model that loads may still fail to run
+    except RagError as exc:
+        return Check("re-ranker", False, str(exc))
+    return Check("re-ranker", True, f"{reranker.name}, re-orders the best {settings.retrieval.rerank_top} candidates")
 
 
 async def _check_llm(settings: Settings) -> Check:

@@ -14,6 +14,9 @@ from rag.config import DEFAULT_CHROMA_MODEL_DIR
 from rag.errors import EmbedderUnavailable, EmbeddingError
 
 if TYPE_CHECKING:
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
     from rag.config import EmbeddingSettings
 
 log = logging.getLogger(__name__)
@@ -23,19 +26,38 @@ WINDOW = 256  # MiniLM's max_seq_length, [CLS] and [SEP] included
 _REQUIRED = ("model.onnx", "tokenizer.json")
 
 
-def _missing_files(folder: Path) -> list[str]:
+def missing_model_files(folder: Path) -> list[str]:
+    """The files of a Hugging Face style ONNX folder (model.onnx, tokenizer.json) that `folder` lacks."""
     return [name for name in _REQUIRED if not (folder / name).is_file()]
+
+
+def open_onnx_model(folder: Path, *, threads: int = 0) -> tuple[Tokenizer, ort.InferenceSession]:
+    """The tokenizer and a CPU inference session of a model folder; the embedder and the re-ranker
+    (rag.rerank) load theirs the same way. Raises what tokenizers or onnxruntime raise: callers say which model."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+    # Idle intra-op threads otherwise spin waiting for work: on a small shared machine that burnt about
+    # twice the CPU per query embedding, taken from the event loop and the other answers (bench_load.py).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(str(folder / "model.onnx"), sess_options=options, providers=["CPUExecutionProvider"])
+    return tokenizer, session
 
 
 def resolve_model_dir(settings: EmbeddingSettings) -> Path:
     """The configured folder; else chroma's cache folder, fetched through chroma's embedding function if absent."""
     if settings.model_dir is not None:
         folder = settings.model_dir.expanduser()
-        if missing := _missing_files(folder):
+        if missing := missing_model_files(folder):
             raise EmbedderUnavailable(f"embedding model folder {folder} lacks {', '.join(missing)}")
         return folder
     folder = DEFAULT_CHROMA_MODEL_DIR
-    if not _missing_files(folder):
+    if not missing_model_files(folder):
         return folder
     if not settings.download:
         raise EmbedderUnavailable(f"no embedding model in {folder} and downloading is off")
@@ -49,7 +71,7 @@ def resolve_model_dir(settings: EmbeddingSettings) -> Path:
         raise EmbedderUnavailable(
             f"no embedding model in {folder} and it could not be downloaded ({type(exc).__name__})"
         ) from exc
-    if missing := _missing_files(folder):
+    if missing := missing_model_files(folder):
         raise EmbedderUnavailable(f"downloaded model folder {folder} lacks {', '.join(missing)}")
     return folder
 
@@ -58,21 +80,8 @@ class OnnxEmbedder:
     """Sentence embeddings from the ONNX export of all-MiniLM-L6-v2 (the same files chroma uses)."""
 
     def __init__(self, model_dir: Path, *, batch_size: int = 32, threads: int = 0) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
         try:
-            self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-            options = ort.SessionOptions()
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            if threads:
-                options.intra_op_num_threads = threads
-            # Idle intra-op threads otherwise spin waiting for work: on a small shared machine that burnt about
-            # twice the CPU per query embedding, taken from the event loop and the other answers (bench_load.py).
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._session = ort.InferenceSession(
-                str(model_dir / "model.onnx"), sess_options=options, providers=["CPUExecutionProvider"]
-            )
+            self._tokenizer, self._session = open_onnx_model(model_dir, threads=threads)
         except Exception as exc:  # a corrupt model file must not crash start-up
             raise EmbedderUnavailable(f"cannot load the embedding model in {model_dir}: {exc}") from exc
         self._tokenizer.no_padding()
