@@ -53,43 +53,15 @@ class FaqModal(discord.ui.Modal):
     ) -> None:
         super().__init__(title=title, timeout=MODAL_TIMEOUT)
         self._on_submit = on_submit
-        self.question: discord.ui.TextInput[FaqModal] = discord.ui.TextInput(
-            label="Question",
-            custom_id="question",
-            placeholder=f"As members ask it (at most {FAQ_QUESTION_MAX_CHARS} characters)",
-            default=_prefill(question) or None,
-            max_length=TEXT_INPUT_MAX,
-        )
-        self.answer: discord.ui.TextInput[FaqModal] = discord.ui.TextInput(
-            label="Answer",
-            custom_id="answer",
-            style=discord.TextStyle.paragraph,
-            placeholder=f"Markdown is fine; at most {FAQ_ANSWER_MAX_CHARS:,} characters",
-            default=_prefill(answer) or None,
-            max_length=TEXT_INPUT_MAX,
-        )
+        self.question: discord.ui.TextInput[FaqModal] = _question_input(question)
+        self.answer: discord.ui.TextInput[FaqModal] = _answer_input(answer)
         self.add_item(self.question)
         self.add_item(self.answer)
         self.sources: discord.ui.TextInput[FaqModal] | None = None
         if sources is not None:
-            self.sources = discord.ui.TextInput(
-                label="Source passage ids (optional)",
-                custom_id="sources",
-                style=discord.TextStyle.paragraph,
-                placeholder="chunk_id values from `ragbot search --json`, separated by spaces or commas",
-                default=sources or None,
-                required=False,
-                max_length=SOURCES_MAX,
-            )
+            self.sources = _sources_input(sources)
             self.add_item(self.sources)
-        self.review_by: discord.ui.TextInput[FaqModal] = discord.ui.TextInput(
-            label="Review by (optional)",
-            custom_id="review_by",
-            placeholder=f"YYYY-MM-DD, e.g. {REVIEW_DATE_EXAMPLE}: /faq list flags the entry after this day",
-            default=review_by.isoformat() if review_by else None,
-            required=False,
-            max_length=REVIEW_BY_MAX,
-        )
+        self.review_by: discord.ui.TextInput[FaqModal] = _review_input(review_by)
         self.add_item(self.review_by)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
@@ -113,4 +85,48 @@ def unknown_ids_text(unknown: Sequence[str]) -> str:
     return (
         f"⚠️ These source ids are not in the index: {listed}. Nothing was saved. "
         "Passage ids are the `chunk_id` values `ragbot search --json` prints."
+    )
+
+
+def _question_input(question: str) -> discord.ui.TextInput[FaqModal]:
+    return discord.ui.TextInput(
+        label="Question",
+        custom_id="question",
+        placeholder=f"As members ask it (at most {FAQ_QUESTION_MAX_CHARS} characters)",
+        default=_prefill(question) or None,
+        max_length=TEXT_INPUT_MAX,
+    )
+
+
+def _answer_input(answer: str) -> discord.ui.TextInput[FaqModal]:
+    return discord.ui.TextInput(
+        label="Answer",
+        custom_id="answer",
+        style=discord.TextStyle.paragraph,
+        placeholder=f"Markdown is fine; at most {FAQ_ANSWER_MAX_CHARS:,} characters",
+        default=_prefill(answer) or None,
+        max_length=TEXT_INPUT_MAX,
+    )
+
+
+def _sources_input(sources: str) -> discord.ui.TextInput[FaqModal]:
+    return discord.ui.TextInput(
+        label="Source passage ids (optional)",
+        custom_id="sources",
+        style=discord.TextStyle.paragraph,
+        placeholder="chunk_id values from `ragbot search --json`, separated by spaces or commas",
+        default=sources or None,
+        required=False,
+        max_length=SOURCES_MAX,
+    )
+
+
+def _review_input(review_by: date | None) -> discord.ui.TextInput[FaqModal]:
+    return discord.ui.TextInput(
+        label="Review by (optional)",
+        custom_id="review_by",
+        placeholder=f"YYYY-MM-DD, e.g. {REVIEW_DATE_EXAMPLE}: /faq list flags the entry after this day",
+        default=review_by.isoformat() if review_by else None,
+        required=False,
+        max_length=REVIEW_BY_MAX,
     )
