@@ -70,26 +70,10 @@ class FaqModal(discord.ui.Modal):
         )
         self.add_item(self.question)
         self.add_item(self.answer)
-        self.sources: discord.ui.TextInput[FaqModal] | None = None
-        if sources is not None:
-            self.sources = discord.ui.TextInput(
-                label="Source passage ids (optional)",
-                custom_id="sources",
-                style=discord.TextStyle.paragraph,
-                placeholder="chunk_id values from `ragbot search --json`, separated by spaces or commas",
-                default=sources or None,
-                required=False,
-                max_length=SOURCES_MAX,
-            )
+        self.sources = _sources_input(sources) if sources is not None else None
+        if self.sources is not None:
             self.add_item(self.sources)
-        self.review_by: discord.ui.TextInput[FaqModal] = discord.ui.TextInput(
-            label="Review by (optional)",
-            custom_id="review_by",
-            placeholder=f"YYYY-MM-DD, e.g. {REVIEW_DATE_EXAMPLE}: /faq list flags the entry after this day",
-            default=review_by.isoformat() if review_by else None,
-            required=False,
-            max_length=REVIEW_BY_MAX,
-        )
+        self.review_by = _review_input(review_by)
         self.add_item(self.review_by)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
@@ -101,6 +85,29 @@ class FaqModal(discord.ui.Modal):
     # discord.py's own Modal.on_error drops BaseView's `item` argument; this matches Modal, not BaseView.
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
         await report_error(interaction, error)
+
+
+def _sources_input(default: str) -> discord.ui.TextInput[FaqModal]:
+    return discord.ui.TextInput(
+        label="Source passage ids (optional)",
+        custom_id="sources",
+        style=discord.TextStyle.paragraph,
+        placeholder="chunk_id values from `ragbot search --json`, separated by spaces or commas",
+        default=default or None,
+        required=False,
+        max_length=SOURCES_MAX,
+    )
+
+
+def _review_input(review_by: date | None) -> discord.ui.TextInput[FaqModal]:
+    return discord.ui.TextInput(
+        label="Review by (optional)",
+        custom_id="review_by",
+        placeholder=f"YYYY-MM-DD, e.g. {REVIEW_DATE_EXAMPLE}: /faq list flags the entry after this day",
+        default=review_by.isoformat() if review_by else None,
+        required=False,
+        max_length=REVIEW_BY_MAX,
+    )
 
 
 def parse_chunk_ids(text: str) -> tuple[str, ...]:
