@@ -9,15 +9,18 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.rendering import MESSAGE_LIMIT, Rendered, sources_embed, split_text
+from rag.url_sources import is_url_source
 
 if TYPE_CHECKING:
     from curation.db.records import FaqRecord, Stats
     from curation.freshness import Freshness
     from rag.catalog import DocumentRecord
     from rag.ingest import IngestReport
+    from rag.web_sources import SourceChange
 
 LINE_CHARS = 120  # a question or title in a list; long ones are cut so a page always fits one message
 URL_CHARS = 200
+WEB_MARK = "🌐 from a URL"
 MISSING_PERMISSIONS = 403
 PIN_LIST_FULL = 30003  # Discord's error code when a channel has as many pins as it may
 NO_FAQS = (
@@ -189,17 +192,26 @@ def _source_line(doc: DocumentRecord, *, links: bool) -> str:
     title = _short(doc.source.title or doc.source.id)
     url = doc.source.url
     if links and url and len(url) <= URL_CHARS:
-        title = f"[{title.replace('[', '(').replace(']', ')')}](<{url}>)"
+        title = f"[{_link_text(title)}](<{url}>)"
     date = doc.source.published or "undated"
     chunks = f"{doc.chunk_count} chunk{'s' if doc.chunk_count != 1 else ''}"
-    return f"• {title} — {date} · {chunks}"
+    origin = f" · {WEB_MARK}" if is_url_source(doc.source.id) else ""  # the others are files of the corpus
+    return f"• {title} — {date} · {chunks}{origin}"
 
 
-def render_sources_page(docs: Sequence[DocumentRecord], number: int, pages: int, total: int) -> str:
-    """Sources with links if the page fits one message with them, else titles alone."""
+def _link_text(title: str) -> str:
+    return title.replace("[", "(").replace("]", ")")
+
+
+def render_sources_page(
+    docs: Sequence[DocumentRecord], number: int, pages: int, total: int, *, from_urls: int = 0
+) -> str:
+    """Sources with links if the page fits one message with them, else titles alone. `from_urls`: how many of
+    all `total` sources were added from a URL (the rest are files of the curated corpus)."""
     if total == 0:
         return "No sources are indexed. An administrator can run `/reindex`."
-    head = f"📚 **Indexed sources** — {total} in all · page {number}/{pages}"
+    origin = f" ({total - from_urls} corpus files, {from_urls} {WEB_MARK})" if from_urls else ""
+    head = f"📚 **Indexed sources** — {total} in all{origin} · page {number}/{pages}"
     for links in (True, False):
         text = "\n".join([head, *(_source_line(d, links=links) for d in docs)])
         if len(text) <= MESSAGE_LIMIT:
@@ -219,3 +231,28 @@ def render_reindex(report: IngestReport) -> str:
                 shown = _one_line(path, 150).replace("`", "'")  # a backtick would end the code span early
                 lines.append(f"• `{shown}` — {_short(reason, 200)}")
     return _fit(lines)
+
+
+def _address(url: str) -> str:
+    """A curator's address as shown back: a link without preview, or cut in a code span when very long."""
+    if len(url) <= URL_CHARS and not any(ch in url for ch in "<>` "):
+        return f"<{url}>"
+    return "`" + _one_line(url, 150).replace("`", "'") + "`"
+
+
+def render_source_change(change: SourceChange) -> str:
+    """The reply to `/sources add` and `/sources remove` (and a review card's "Add source"): one short message."""
+    where = _address(change.target)
+    title = _short(change.title) if change.title else where
+    if change.title and len(change.target) <= URL_CHARS:
+        title = f"[{_link_text(title)}]({where})"
+    passages = f"{change.chunks} passage{'s' if change.chunks != 1 else ''}"
+    reason = _short(change.detail.removesuffix("; nothing was changed"), 400)
+    lines = {
+        "added": f"🌐 **Added** {title} — {passages}. Questions about it are answered from it now.",
+        "updated": f"🔄 **Updated** {title} — {passages}, re-read from the page.",
+        "unchanged": f"✅ {where} is already a source and has not changed.",
+        "removed": f"🗑️ **Removed** {where} ({passages}); it is no longer cited.",
+        "failed": f"⚠️ Nothing was changed for {where}: {reason}",
+    }
+    return _fit([lines[change.outcome]])

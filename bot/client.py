@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.cogs.admin import AdminCog
 from bot.cogs.ask import AskCog
 from bot.cogs.faq import FaqCog
+from bot.cogs.review import ReviewCog
 from bot.limits import AnswerSlots, Cooldown
 from bot.paging import PageButton
 from bot.views import SourcesButton, VoteButton
@@ -50,7 +51,7 @@ class RagBotMixin:
     async def setup_hook(self) -> None:
         bot: commands.Bot = self  # type: ignore[assignment]
         bot.add_dynamic_items(VoteButton, SourcesButton, PageButton)
-        for cog in (AskCog, FaqCog, AdminCog):
+        for cog in (AskCog, FaqCog, AdminCog, ReviewCog):
             await bot.add_cog(cog(self))  # type: ignore[arg-type]
         if self.config.guild_ids:
             for guild_id in self.config.guild_ids:

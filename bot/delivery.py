@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 
+from bot.events import ReviewSignal
 from bot.recording import record_in_background
 from bot.rendering import SEARCHING, draft_text, render_answer
+from bot.review_rendering import source_link
 from bot.views import answer_view
 from rag.errors import BackendError, UserFacingError
 from rag.observe import NULL_OBSERVER, Entry, Observer, Outcome, current_answer_id, outcome_of
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
+    from collections.abc import Callable, Coroutine
 
     from curation.db import Database
     from rag.prompting import Turn
@@ -60,6 +62,12 @@ class MessageTarget:
         self.message: discord.Message | None = None
         self.last: discord.Message | None = None
 
+    @property
+    def message_id(self) -> int | None:
+        """The message holding the end of the answer (its buttons), to link to."""
+        shown = self.last or self.message
+        return shown.id if shown is not None else None
+
     async def show(self, content: str) -> None:
         if self.message is None:
             self.message = await self.channel.send(
@@ -97,6 +105,11 @@ class InteractionTarget:
         self.interaction = interaction
         self.started = time.monotonic()
         self.fallback: MessageTarget | None = None
+        self._message_id: int | None = None
+
+    @property
+    def message_id(self) -> int | None:
+        return self.fallback.message_id if self.fallback is not None else self._message_id
 
     def _expired(self) -> bool:
         return time.monotonic() - self.started > _TOKEN_LIFETIME
@@ -113,7 +126,8 @@ class InteractionTarget:
     async def _edit(self, **fields: object) -> bool:
         if self.fallback is None and not self._expired():
             try:
-                await self.interaction.edit_original_response(allowed_mentions=NO_MENTIONS, **fields)  # type: ignore[arg-type]
+                shown = await self.interaction.edit_original_response(allowed_mentions=NO_MENTIONS, **fields)  # type: ignore[arg-type]
+                self._message_id = shown.id
                 return True
             except discord.HTTPException as exc:
                 if exc.status not in (401, 404):
@@ -201,8 +215,10 @@ async def deliver(
     asker: Asker,
     interval: float,
     observer: Observer = NULL_OBSERVER,
+    notify: Callable[[ReviewSignal], None] | None = None,
 ) -> Answer | None:
-    """Stream one answer into `target`. Every failure ends as a short message to the asker, never a traceback."""
+    """Stream one answer into `target`. Every failure ends as a short message to the asker, never a traceback.
+    A refusal is reported through `notify` (the review queue's signal)."""
     throttle = Throttle(target, interval)
     started = time.monotonic()
     answer_id = secrets.token_hex(6)  # chosen first: every log line of this question carries it
@@ -214,6 +230,7 @@ async def deliver(
         answer = await stream
         log_write = _log(db, answer_id, question, answer, asker, _ms_since(started))
         await _show_and_record(answer, answer_id, log_write, target, throttle)
+        _report_refusal(notify, answer, answer_id, question, asker, target)
         outcome = outcome_of(answer)
         return answer
     except UserFacingError as exc:
@@ -255,6 +272,30 @@ async def _stream(stream: AnswerStream, throttle: Throttle, observer: Observer, 
             first = False
             observer.first_token(time.monotonic() - started)
         await throttle.offer(draft_text(stream.draft))  # "thinking…" until the first words arrive
+
+
+def _report_refusal(
+    notify: Callable[[ReviewSignal], None] | None,
+    answer: Answer,
+    answer_id: str,
+    question: str,
+    asker: Asker,
+    target: Target,
+) -> None:
+    """A refused question in a server is a gap in the corpus: the review queue hears of it."""
+    if notify is None or not answer.refused or asker.guild_id is None or asker.channel_id is None:
+        return
+    signal = ReviewSignal(
+        kind="refused",
+        guild_id=asker.guild_id,
+        channel_id=asker.channel_id,
+        message_id=target.message_id if isinstance(target, MessageTarget | InteractionTarget) else None,
+        question=question,
+        asker_id=asker.user_id,
+        answer_id=answer_id,
+        closest=tuple(source_link(s.title, s.url) for s in answer.closest),
+    )
+    notify(signal)
 
 
 def _ms_since(started: float) -> int:

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.events import REVIEW_SIGNAL, ReviewSignal
 from bot.recording import recorded_answer
 from bot.rendering import full_quotes
+from bot.review_rendering import source_link
 
 if TYPE_CHECKING:
     from rag.types import Answer
@@ -45,6 +47,8 @@ class VoteButton(
         interaction.client.observer.vote(self.up)  # type: ignore[attr-defined]
         thanks = "Thanks! Your 👍 was recorded." if self.up else "Thanks! Your 👎 was recorded; it helps curators."
         await interaction.response.send_message(thanks, ephemeral=True, allowed_mentions=_NONE)
+        if not self.up:
+            await _report_downvote(interaction, self.answer_id)
 
 
 class SourcesButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"ragbot:sources:(?P<id>[0-9a-f]{12})"):
@@ -77,6 +81,29 @@ class SourcesButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"r
         await interaction.response.send_message(pieces[0], ephemeral=True, allowed_mentions=_NONE)
         for piece in pieces[1:]:
             await interaction.followup.send(piece, ephemeral=True, allowed_mentions=_NONE)
+
+
+async def _report_downvote(interaction: discord.Interaction, answer_id: str) -> None:
+    """A 👎 is a gap for the review queue: the question that was answered and the sources it cited. After the
+    thanks, and never failing the vote: the vote is recorded either way."""
+    guild_id = interaction.guild_id
+    try:
+        stored = await recorded_answer(interaction.client.db, answer_id, guild_id)  # type: ignore[attr-defined]
+        if stored is None or guild_id is None:
+            return
+        signal = ReviewSignal(
+            kind="downvote",
+            guild_id=guild_id,
+            channel_id=interaction.channel_id or stored.channel_id or 0,
+            message_id=interaction.message.id if interaction.message is not None else None,
+            question=stored.question,
+            asker_id=interaction.user.id,
+            answer_id=answer_id,
+            closest=tuple(source_link(c.title, c.url) for c in stored.citations),
+        )
+        interaction.client.dispatch(REVIEW_SIGNAL, signal)
+    except Exception:
+        log.exception("a 👎 on answer %s could not reach the review queue", answer_id)
 
 
 def answer_view(answer_id: str, answer: Answer) -> discord.ui.View:

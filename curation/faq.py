@@ -11,7 +11,7 @@ import re
 import threading
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from rag.approved import ApprovedAnswer
 from rag.citations import terms
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from curation.db import Database
-    from curation.db.records import FaqRecord
     from rag.embeddings import Embedder
 
 log = logging.getLogger(__name__)
@@ -45,6 +44,20 @@ _ASKS = {"who": "who", "whom": "who", "whose": "who", "when": "when", "where": "
 _WORD = re.compile(r"[a-z]+")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 REVIEW_DATE_EXAMPLE = "2027-03-31"
+
+
+class Matchable(Protocol):
+    """What FaqMatcher compares a question with: FAQ entries, and the review queue's open cards."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def question(self) -> str: ...
+    @property
+    def updated_at(self) -> datetime: ...  # a new value means a new question: its vector is computed again
+
+
+_M = TypeVar("_M", bound=Matchable)
 
 
 def validate_faq(question: str, answer: str) -> tuple[str, str]:
@@ -125,7 +138,7 @@ class FaqMatcher:
         self._vectors: dict[tuple[int, datetime], npt.NDArray[np.float32]] = {}
         self._lock = threading.Lock()
 
-    def match(self, question: str, entries: Sequence[FaqRecord]) -> tuple[FaqRecord, float] | None:
+    def match(self, question: str, entries: Sequence[_M]) -> tuple[_M, float] | None:
         """The best-scoring entry and its score, or None when none clears the threshold."""
         candidates = [e for e in entries if not asks_differently(question, e.question)]
         if not candidates or not question.strip():
@@ -144,7 +157,7 @@ class FaqMatcher:
         log.debug("best FAQ entry %d for %r scores %.3f (threshold %.2f)", best.id, question, score, threshold)
         return (best, score) if score >= threshold else None
 
-    def _cosines(self, question: str, entries: Sequence[FaqRecord]) -> list[float] | None:
+    def _cosines(self, question: str, entries: Sequence[Matchable]) -> list[float] | None:
         if self.embedder is None:
             return None
         try:
@@ -155,7 +168,7 @@ class FaqMatcher:
             return None
         return [float(v @ query) for v in vectors]  # unit vectors: the dot product is the cosine
 
-    def _entry_vectors(self, entries: Sequence[FaqRecord]) -> list[npt.NDArray[np.float32]]:
+    def _entry_vectors(self, entries: Sequence[Matchable]) -> list[npt.NDArray[np.float32]]:
         assert self.embedder is not None
         keys = [(e.id, e.updated_at) for e in entries]
         with self._lock:

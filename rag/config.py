@@ -6,7 +6,16 @@ import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from rag.errors import ConfigError
@@ -66,7 +75,14 @@ class ChunkingSettings(BaseModel):
 
 class IngestSettings(BaseModel):
     # Larger files are skipped (and named): a 20 MB text is hours of embedding on a CPU and almost surely a dump.
-    max_file_mb: float = Field(4.0, gt=0, le=1024)
+    max_file_mb: float = Field(4.0, gt=0, le=1024)  # also the cap on a downloaded page (URL sources)
+    # URL sources (`ragbot ingest https://...`, `/sources add`). Private, loopback and link-local addresses are
+    # refused (a curator's link must not reach the host's own services): true allows them all, a JSON list of
+    # networks (["10.1.0.0/16"]) only those.
+    allow_private_urls: bool | list[IPvAnyNetwork] = False
+    url_timeout: float = Field(15.0, gt=0, le=300)  # seconds to connect, and for each read
+    url_deadline: float = Field(60.0, gt=0, le=3600)  # seconds for a whole download
+    max_redirects: int = Field(5, ge=0, le=20)
 
     @property
     def max_file_bytes(self) -> int:
@@ -149,6 +165,7 @@ class DiscordSettings(BaseModel):
     message_content: bool = True  # the privileged intent; thread follow-ups without a mention need it
     moderator_role_ids: list[int] = Field(default_factory=list)  # besides members with Manage Messages
     pin_faq_messages: bool = True  # pinning an answer as FAQ also pins the Discord message
+    review_channel: int | None = None  # refused questions, 👎 votes and "Ask a human" become cards posted here
 
     @model_validator(mode="after")
     def _valid_shards(self) -> DiscordSettings:

@@ -46,3 +46,8 @@ class BackendError(RagError):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+
+
+class UrlSourceError(UserFacingError):
+    """A web address cannot become a source (refused, unreachable, too large, of the wrong type, unreadable). The
+    message is one line for the curator who gave it; the index is left as it was."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from rag.chunking import chunk_document
 from rag.errors import DocumentError, EmbeddingError
 from rag.loaders import SUPPORTED_SUFFIXES, content_hash, load_document, source_id_for
+from rag.url_sources import is_url_source
 
 if TYPE_CHECKING:
     from rag.config import ChunkingSettings
@@ -160,20 +161,48 @@ def _ingest_file(
         if known.get(doc.source_id) == data_hash and not rechunk:
             report.unchanged.append(str(path))
             return
-        chunks = _chunks(index, doc, chunking)
-        old_ids = index.catalog.chunk_ids_of(doc.source_id)
-        report.resumable.update(c.chunk_id for c in chunks)
-        report.chunks_embedded += _embed_new(index, chunks, progress)
-        report.resumable.difference_update(c.chunk_id for c in chunks)
-        index.catalog.replace_document(doc, chunks)  # the moment the new version becomes visible
-        if index.store is not None:
-            index.store.delete(old_ids - {c.chunk_id for c in chunks})
+        index_document(index, doc, chunking, report, progress)
     except OSError as exc:
         report.failed.append((str(path), f"cannot read file: {exc.strerror or exc}"))
     except (DocumentError, EmbeddingError) as exc:
         report.failed.append((str(path), str(exc)))
     else:
         (report.updated if doc.source_id in known else report.added).append(str(path))
+
+
+def index_document(
+    index: Index,
+    doc: Document,
+    chunking: ChunkingSettings,
+    report: IngestReport | None = None,
+    progress: ProgressHook | None = None,
+) -> list[Chunk]:
+    """Make `doc` (new or a new version) live: its chunks embedded first, then swapped in by the catalog in one
+    transaction. An embedding failure raises before the swap: the previous version stays what is searched."""
+    report = report if report is not None else IngestReport()
+    chunks = _chunks(index, doc, chunking)
+    old_ids = index.catalog.chunk_ids_of(doc.source_id)
+    report.resumable.update(c.chunk_id for c in chunks)
+    report.chunks_embedded += _embed_new(index, chunks, progress)
+    report.resumable.difference_update(c.chunk_id for c in chunks)
+    index.catalog.replace_document(doc, chunks)  # the moment the new version becomes visible
+    if index.store is not None:
+        index.store.delete(old_ids - {c.chunk_id for c in chunks})
+    return chunks
+
+
+def remove_from_index(index: Index, source_id: str) -> int:
+    """Take a source out of the index (catalog, then its vectors); the number of chunks it had."""
+    ids = index.catalog.chunk_ids_of(source_id)
+    index.catalog.remove_document(source_id)
+    if index.store is not None:
+        index.store.delete(ids)
+    return len(ids)
+
+
+def chunker_signature(index: Index, chunking: ChunkingSettings) -> str:
+    """What the chunks were made with; a change means every document must be chunked again."""
+    return _chunker_signature(index, chunking)
 
 
 def _chunks(index: Index, doc: Document, chunking: ChunkingSettings) -> list[Chunk]:
@@ -226,7 +255,9 @@ def _remove_stale(
     for record in index.catalog.documents():
         path = Path(record.path)
         where = path.parent.resolve() / path.name  # where the file sits: a link is judged by its place
-        if record.source.id in seen or not any(where.is_relative_to(f) for f in folders):
+        if record.source.id in seen or is_url_source(record.source.id):  # pages are refreshed, not scanned
+            continue
+        if not any(where.is_relative_to(f) for f in folders):
             continue
         stale_id = source_id_for(path, root) != record.source.id
         kept = path.exists() and path.suffix.lower() in SUPPORTED_SUFFIXES and path.absolute() not in skipped

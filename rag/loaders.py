@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -263,3 +264,67 @@ def _pdf_sections(body: str) -> list[Section]:
         sections.append(Section((), page_text, offset, page=number))
         offset += len(page_text) + len(_PAGE_BREAK)
     return sections
+
+
+# --- pages fetched from the web (rag.web) ------------------------------------------------------------------
+WEB_KINDS = {"html": "web page", "pdf": "pdf", "text": "text"}
+
+
+def load_web_document(data: bytes, *, kind: str, url: str, source_id: str, charset: str = "") -> Document:
+    """A downloaded page as a Document cited with `url`: the page a reader clicks is the one the curator gave,
+    whatever canonical address the page claims. Plain text is taken as it is (its front matter, if any, is not
+    trusted as metadata: a page must not choose its own citation link). Raises DocumentError."""
+    if not data.strip():
+        raise DocumentError("the page is empty")
+    if kind == "pdf":
+        meta, body = _read_pdf(data)
+        sections = _pdf_sections(body)
+    elif kind == "html":
+        meta, body = _read_html(_decode_web(data, charset))
+        sections = parse_sections(body)
+    elif kind == "text":
+        meta, body = {}, _decode_web(data, charset)
+        sections = parse_sections(body)
+    else:
+        raise DocumentError(f"unsupported page type {kind}")
+    if not any(s.text.strip() for s in sections):
+        raise DocumentError("no text found on the page")
+    host = _host_of(url)
+    meta |= {"url": url, "kind": WEB_KINDS[kind]}
+    meta.setdefault("publisher", host)
+    meta["title"] = meta.get("title") or _first_heading(sections) or _title_from_url(url)
+    document = _build_document(Path(source_id), None, data, meta, body, sections)
+    return dataclasses.replace(document, source_id=source_id, path=url, extra={"origin": "url"})
+
+
+def _decode_web(data: bytes, charset: str) -> str:
+    """The page's text in the charset its server declared; when none, UTF-8 if it is valid UTF-8, else the
+    charset guessed from the bytes (an older page in windows-1252). Bytes that do not map are replaced."""
+    if b"\x00" in data[:8192]:
+        raise DocumentError("binary content in a text page")
+    if not charset:
+        try:
+            return clean_text(data.decode("utf-8-sig"))
+        except UnicodeDecodeError:
+            from trafilatura.utils import detect_encoding  # charset_normalizer underneath
+
+            charset = next(iter(detect_encoding(data)), "utf-8")
+    try:
+        text = data.decode(charset, errors="replace")
+    except LookupError:  # a charset Python does not know
+        text = data.decode("utf-8", errors="replace")
+    return clean_text(text)
+
+
+def _host_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(url).hostname or "").removeprefix("www.")
+
+
+def _title_from_url(url: str) -> str:
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    last = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1])
+    return _title_from_name(Path(last)) if last else (parts.hostname or url)

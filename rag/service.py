@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from rag.errors import BackendError, QuestionError
 from rag.extractive import extractive_answer
 from rag.generative import generate
 from rag.index import open_index
-from rag.ingest import IngestReport, ProgressHook, ingest
+from rag.ingest import IngestReport, ProgressHook, chunker_signature, ingest
 from rag.language import is_english
 from rag.llm import build_chat_model
 from rag.observe import NULL_OBSERVER, Observer
@@ -26,6 +27,9 @@ from rag.response import AnswerStream
 from rag.retrieval import Retriever
 from rag.text import clean_text
 from rag.types import Answer, AnswerEvent, Final
+from rag.url_sources import FolderUrlRegistry
+from rag.web import FetchPolicy
+from rag.web_sources import SourceChange, WebSources
 
 if TYPE_CHECKING:
     from rag.approved import ApprovedAnswers
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
     from rag.index import Index
     from rag.llm import ChatModel
     from rag.types import Chunk, SearchResult
+    from rag.url_sources import UrlRegistry
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,8 @@ class RagService:
         max_file_bytes: int | None = None,
         spend: TokenLedger | None = None,
         observer: Observer = NULL_OBSERVER,
+        url_sources: UrlRegistry | None = None,
+        fetch_policy: FetchPolicy | None = None,
     ) -> None:
         self.index = index
         self.retrieval = retrieval
@@ -79,6 +86,15 @@ class RagService:
         self.max_file_bytes = max_file_bytes
         self.spend = spend  # with llm.daily_tokens_per_guild: what each server has spent today
         self.observer = observer
+        # Held by every writer of the index in this process (ingest, URL sources), in worker threads.
+        self._write_lock = threading.Lock()
+        self.web = (
+            WebSources(
+                index=index, registry=url_sources, policy=fetch_policy, chunking=chunking, write_lock=self._write_lock
+            )
+            if url_sources is not None and fetch_policy is not None
+            else None
+        )
 
     async def aclose(self) -> None:
         if self.chat is not None:
@@ -93,15 +109,40 @@ class RagService:
         rebuild: bool = False,
         progress: ProgressHook | None = None,
     ) -> IngestReport:
-        return ingest(
-            self.index,
-            paths or [self.corpus_dir],
-            self.chunking,
-            root=self.corpus_dir,
-            max_file_bytes=self.max_file_bytes,
-            rebuild=rebuild,
-            progress=progress,
-        )
+        """Index the corpus files; URL sources the index lacks (after a rebuild) are indexed again from their
+        stored copies, without downloading them."""
+        with self._write_lock:
+            rechunk = rebuild or self.index.catalog.get_meta("chunker") != chunker_signature(self.index, self.chunking)
+            report = ingest(
+                self.index,
+                paths or [self.corpus_dir],
+                self.chunking,
+                root=self.corpus_dir,
+                max_file_bytes=self.max_file_bytes,
+                rebuild=rebuild,
+                progress=progress,
+            )
+            if self.web is not None:
+                self.web.restore_sync(report, rechunk=rechunk)
+            return report
+
+    # --- sources from the web (rag.web_sources) ------------------------------------------------------------
+    async def add_url(self, url: str) -> SourceChange:
+        """Fetch a web page and make it a cited source (again, if it is one: then it is re-read). Never raises
+        for a bad address or page: the result says what went wrong, and the index is left as it was."""
+        if self.web is None:
+            return SourceChange(url, "failed", "sources from URLs are not available here")
+        return await self.web.add(url)
+
+    async def remove_source(self, target: str) -> SourceChange:
+        """Remove a URL source, named by its address or its id."""
+        if self.web is None:
+            return SourceChange(target, "failed", "sources from URLs are not available here")
+        return await self.web.remove(target)
+
+    async def refresh_urls(self) -> list[SourceChange]:
+        """Download the URL sources again where their servers say they changed; one result per URL."""
+        return [] if self.web is None else await self.web.refresh()
 
     def prepare_sync(self, progress: ProgressHook | None = None) -> IngestReport | None:
         """Before the first search: ingest the corpus if the index is empty, embed what lacks vectors,
@@ -271,6 +312,8 @@ def build_service(
         max_file_bytes=settings.ingest.max_file_bytes,
         spend=spend,
         observer=observer,
+        url_sources=FolderUrlRegistry(settings.data_dir / "url_sources"),
+        fetch_policy=FetchPolicy.from_settings(settings.ingest),
     )
 
 

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from rag.observe import current_answer_id
 from rag.text import clean_text
 from ragbot.console import Failure, err, guard, load_cli_settings, out
 from ragbot.moderation import faq_app, stats
+from ragbot.sources_cli import sources_app
 from ragbot.startup import plural
 from ragbot.terminal import answer_json, render_answer, search_json
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from rag.llm import ChatModel
     from rag.service import RagService
     from rag.types import Answer
+    from rag.web_sources import SourceChange
 
 T = TypeVar("T")
 
@@ -82,44 +83,45 @@ async def _with_service(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: the corpus folder).")] = None,
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Files or folders (default: the corpus folder), or web addresses (https://...) to add as sources.",
+            metavar="[PATHS_OR_URLS]...",
+        ),
+    ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and build it again.")] = False,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Download the URL sources again where their servers say they changed.")
+    ] = False,
 ) -> None:
-    """Index the corpus: new and changed files are embedded, deleted ones removed."""
+    """Index the corpus: new and changed files are embedded, deleted ones removed. Web addresses are downloaded
+    and indexed as sources cited with their address."""
+    from ragbot.sources_cli import apply_urls, is_url_argument, print_changes
     from ragbot.wiring import open_service
 
     settings = load_cli_settings()
+    urls = [t for t in targets or [] if is_url_argument(t)]
+    paths = [Path(t) for t in targets or [] if not is_url_argument(t)]
+    scan = bool(paths) or rebuild or not (urls or refresh)  # only URLs: the corpus is not scanned again
 
-    async def run() -> IngestReport:
+    async def run() -> tuple[IngestReport | None, list[SourceChange]]:
         async with open_service(settings) as service:
-            with _progress() as hook:
-                return await asyncio.to_thread(service.ingest_sync, paths or None, rebuild=rebuild, progress=hook)
+            report = None
+            if scan:
+                with _progress() as hook:
+                    report = await asyncio.to_thread(service.ingest_sync, paths or None, rebuild=rebuild, progress=hook)
+            else:
+                await _prepare(service)  # a first run indexes the corpus before the pages: it stays the default
+            return report, await apply_urls(service, urls, refresh=refresh)
 
-    report = guard(lambda: asyncio.run(run()))
-    _print_report(report)
-    if report.failed:
+    report, changes = guard(lambda: asyncio.run(run()))
+    if report is not None:
+        _print_report(report)
+    if urls or refresh:
+        print_changes(changes)
+    if (report is not None and report.failed) or not all(c.ok for c in changes):
         raise typer.Exit(1)
-
-
-@app.command()
-def sources() -> None:
-    """List the indexed sources with their dates and chunk counts."""
-    from rag.service import list_sources
-
-    settings = load_cli_settings()
-    records = guard(lambda: list_sources(settings))  # the catalog alone: no embedding model, no vector store
-    rows = [(r.source.id, r.source.title, r.source.kind, r.source.published, str(r.chunk_count)) for r in records]
-    if out.is_terminal:
-        table = Table("id", "title", "kind", "published", "chunks")
-        for row in rows:
-            table.add_row(*row)
-        out.print(table)
-    else:  # piped: a header, then one tab-separated line per source, easy to grep and cut
-        print("\t".join(("id", "title", "kind", "published", "chunks")))
-        for row in rows:
-            print("\t".join(row))
-    if not records:
-        err.print("the index is empty: run `ragbot ingest`")
 
 
 @app.command()
@@ -248,6 +250,7 @@ def eval_(
 
 
 app.add_typer(faq_app, name="faq")
+app.add_typer(sources_app, name="sources")
 app.command()(stats)
 
 

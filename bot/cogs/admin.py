@@ -1,4 +1,5 @@
-"""Insight and the corpus: /stats for moderators, /sources for everyone, /reindex for administrators."""
+"""Insight and the corpus: /stats for moderators, /sources list for everyone, /sources add and remove (web pages)
+and /reindex for administrators."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.admin_rendering import render_reindex, render_sources_page, render_stats
+from bot.admin_rendering import render_reindex, render_source_change, render_sources_page, render_stats
 from bot.delivery import NO_MENTIONS
 from bot.paging import PER_PAGE, Page, clamp_page, edit_page, page_count, send_page
 from bot.permissions import NOT_ADMINISTRATOR, NOT_MODERATOR, is_administrator, is_moderator
 from bot.replies import reply, report_error
 from curation.chart import FILENAME, chart_title, render_png
 from rag.budget import day_start, spend_text
+from rag.url_sources import is_url_source
+from rag.web import MAX_URL_CHARS
 
 if TYPE_CHECKING:
     from bot.client import RagBot
@@ -67,10 +70,15 @@ class AdminCog(commands.Cog, name="Admin"):
         chart = discord.File(io.BytesIO(png), filename=FILENAME, description="Questions per day by outcome; votes")
         await interaction.followup.send(text, file=chart, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
-    @app_commands.command(name="sources", description="The sources the bot answers from, with their dates.")
+    sources = app_commands.Group(
+        name="sources",
+        description="The sources the bot answers from; administrators add and remove web pages.",
+        guild_only=True,
+    )
+
+    @sources.command(name="list", description="The sources the bot answers from, with their dates and origin.")
     @app_commands.describe(page="Which page to show (default: the first)")
-    @app_commands.guild_only()
-    async def sources(self, interaction: discord.Interaction, page: app_commands.Range[int, 1] = 1) -> None:
+    async def list_sources(self, interaction: discord.Interaction, page: app_commands.Range[int, 1] = 1) -> None:
         await send_page(interaction, await self._page(page))
 
     async def turn_page(self, interaction: discord.Interaction, number: int) -> None:
@@ -82,7 +90,39 @@ class AdminCog(commands.Cog, name="Admin"):
         pages = page_count(len(docs))
         number = clamp_page(number, pages)
         shown = docs[(number - 1) * PER_PAGE : number * PER_PAGE]
-        return Page(self.page_kind, render_sources_page(shown, number, pages, len(docs)), number, pages)
+        from_urls = sum(is_url_source(d.source.id) for d in docs)
+        text = render_sources_page(shown, number, pages, len(docs), from_urls=from_urls)
+        return Page(self.page_kind, text, number, pages)
+
+    @sources.command(name="add", description="Administrators: make a web page (HTML, PDF or plain text) a source.")
+    @app_commands.describe(url="The page's address, https://…; answers will cite and link it")
+    async def add_source(
+        self, interaction: discord.Interaction, url: app_commands.Range[str, 1, MAX_URL_CHARS]
+    ) -> None:
+        if not is_administrator(interaction):
+            await reply(interaction, NOT_ADMINISTRATOR)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)  # a download, then embedding
+        change = await self.bot.service.add_url(url)
+        log.warning(
+            "source %s by %s in guild %s: %s", change.outcome, interaction.user.id, interaction.guild_id, change.line()
+        )
+        await reply(interaction, render_source_change(change))
+
+    @sources.command(name="remove", description="Administrators: stop citing a web page added with /sources add.")
+    @app_commands.describe(source="The page's address, or its id as `ragbot sources` shows it")
+    async def remove_source(
+        self, interaction: discord.Interaction, source: app_commands.Range[str, 1, MAX_URL_CHARS]
+    ) -> None:
+        if not is_administrator(interaction):
+            await reply(interaction, NOT_ADMINISTRATOR)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        change = await self.bot.service.remove_source(source)
+        log.warning(
+            "source %s by %s in guild %s: %s", change.outcome, interaction.user.id, interaction.guild_id, change.line()
+        )
+        await reply(interaction, render_source_change(change))
 
     @app_commands.command(name="reindex", description="Administrators: index new and changed source files now.")
     @app_commands.guild_only()

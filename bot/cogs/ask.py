@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.delivery import NO_MENTIONS, Asker, InteractionTarget, MessageTarget, Target, deliver
+from bot.events import REVIEW_SIGNAL
 from bot.history import is_reply_to_bot, question_text, reply_chain, thread_history
 from bot.limits import QueueFull
 from bot.rendering import SEARCHING
@@ -108,6 +110,7 @@ class AskCog(commands.Cog):
                     asker=asker,
                     interval=self.bot.config.edit_interval,
                     observer=self.bot.observer,
+                    notify=functools.partial(self.bot.dispatch, REVIEW_SIGNAL),
                 )
         except QueueFull:
             self.bot.observer.question("busy", asker.entry, 0.0)

@@ -129,6 +129,11 @@ class Database:
             async with self._reads() as session:
                 yield session
 
+    def transaction(self, *, write: bool = False) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        """One transaction for stores kept in modules of their own (curation.review), with the same write
+        queueing and one-line errors as the methods here."""
+        return self._writing() if write else self._reading()
+
     @contextlib.contextmanager
     def _failures(self) -> Iterator[None]:
         """Driver failures (server gone, file locked past the busy timeout) become one DatabaseError line."""

@@ -117,3 +117,32 @@ class AnswerLog(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer)
     faq_id: Mapped[int | None] = mapped_column(Integer)  # the FAQ entry that answered, if one did
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ReviewCard(Base):
+    """A gap for moderators (refused questions, 👎 votes, "Ask a human" presses), one card per similar question."""
+
+    __tablename__ = "review_cards"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'resolved', 'dismissed')", name="ck_review_cards_status"),
+        Index("ix_review_cards_guild_status", "guild_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    question: Mapped[str] = mapped_column(Text)
+    refused: Mapped[int] = mapped_column(Integer)  # how many times each kind of signal hit this card
+    downvotes: Mapped[int] = mapped_column(Integer)
+    humans: Mapped[int] = mapped_column(Integer)
+    # Where it was asked: [{"kind", "channel_id", "message_id", "user_id", "answer_id"}], the first few only.
+    places: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    closest: Mapped[list[str]] = mapped_column(JSON)  # the closest sources found, as Markdown links or titles
+    status: Mapped[str] = mapped_column(String(16))
+    card_channel_id: Mapped[int | None] = mapped_column(BigInteger)  # the card's message in the review channel
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    resolved_by: Mapped[int | None] = mapped_column(BigInteger)
+    resolution: Mapped[str | None] = mapped_column(Text)  # how: "wrote FAQ entry #3", "dismissed", ...
+    faq_id: Mapped[int | None] = mapped_column(Integer)  # the FAQ entry written from it, if one was
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)  # the latest signal it counted
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

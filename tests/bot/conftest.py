@@ -31,10 +31,12 @@ async def harness_factory(
         model: bool = True,
         setup: Callable[[FakeDiscord], dict[str, Any]] | None = None,
         llm_options: dict[str, Any] | None = None,
+        ingest_options: dict[str, Any] | None = None,
         **discord: Any,
     ) -> Harness:
         """`setup` shapes the fake world before the bot connects (a second guild, a role) and returns
-        settings that depend on it (guild_ids, moderator_role_ids); `llm_options` adds RAGBOT_LLM__* settings."""
+        settings that depend on it (guild_ids, moderator_role_ids); `llm_options` adds RAGBOT_LLM__* settings,
+        `ingest_options` RAGBOT_INGEST__* ones."""
         fake_discord = await stack.enter_async_context(FakeDiscord())
         stack.enter_context(fake_discord.patch_discord())
         fake_model = await stack.enter_async_context(FakeOpenAI())
@@ -43,7 +45,7 @@ async def harness_factory(
         options = {"guild_ids": [fake_discord.guild_id], "cooldown_questions": 50, "edit_interval": 0.3} | discord
         if setup is not None:
             options |= setup(fake_discord)
-        settings = make_settings(llm=llm if model else {}, discord=options)
+        settings = make_settings(llm=llm if model else {}, discord=options, ingest=ingest_options or {})
         db = await Database.open(f"sqlite+aiosqlite:///{tmp_path / f'ragbot-{len(made)}.sqlite3'}")
         faqs = FaqBook(db, embedder, settings.faq.threshold)
         service = build_service(settings, embedder=embedder, faqs=faqs, spend=db)  # as ragbot.wiring does

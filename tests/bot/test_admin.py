@@ -1,4 +1,4 @@
-"""Insight and the corpus end to end: /stats, /sources, /reindex."""
+"""Insight and the corpus end to end: /stats, /sources list, /reindex."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ async def test_stats_count_refusals_and_votes(harness_factory: HarnessFactory) -
 async def test_sources_lists_the_article(harness_factory: HarnessFactory) -> None:
     h = await harness_factory()
     [doc] = h.service.index.catalog.documents()
-    outcome = await h.settled(await h.discord.slash_command("sources", {}))  # any member may look
+    outcome = await h.settled(await h.discord.slash_command("sources", {"list": {}}))  # any member may look
     assert outcome.ephemeral and outcome.content.startswith("📚 **Indexed sources** — 1 in all · page 1/1")
     assert f"[{TITLE}](<{doc.source.url}>) — {doc.source.published} · {doc.chunk_count} chunks" in outcome.content
     assert outcome.components == []  # one page: no buttons

@@ -127,7 +127,7 @@ _BROKEN_REVISION = """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0099"
+revision = "9002"
 down_revision = "{head}"
 
 
@@ -143,12 +143,12 @@ async def test_a_failed_upgrade_changes_nothing(backend: str, db_url: str, tmp_p
     await db.add_faq(GUILD_A, "Who founded DeepSeek?", "Liang Wenfeng.", author_id=7)
     await db.close()
     migrations = shutil.copytree(MIGRATIONS, tmp_path / "migrations", ignore=shutil.ignore_patterns("__pycache__"))
-    head = head_revision()
-    (migrations / "versions" / "0099_broken.py").write_text(_BROKEN_REVISION.replace("{head}", head))
+    head = head_revision()  # the broken revision follows whatever the shipped ones end with
+    (migrations / "versions" / "9002_broken.py").write_text(_BROKEN_REVISION.format(head=head))
     path = Path(make_url(db_url).database or "")
     before = _digest(path) if backend == "sqlite" else ""
 
-    with pytest.raises(DatabaseError, match=rf"from {head} to 0099 failed \(disk on fire\); nothing was changed$"):
+    with pytest.raises(DatabaseError, match=rf"from {head} to 9002 failed \(disk on fire\); nothing was changed$"):
         await prepare(make_url(db_url), migrations=migrations)
 
     if backend == "sqlite":
