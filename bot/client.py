@@ -12,7 +12,9 @@ from discord.ext import commands
 from bot.cogs.admin import AdminCog
 from bot.cogs.ask import AskCog
 from bot.cogs.faq import FaqCog
+from bot.cogs.forum import ForumCog
 from bot.cogs.review import ReviewCog
+from bot.forum_buttons import HumanButton, SolvedButton
 from bot.limits import AnswerSlots, Cooldown
 from bot.paging import PageButton
 from bot.views import SourcesButton, VoteButton
@@ -50,8 +52,8 @@ class RagBotMixin:
 
     async def setup_hook(self) -> None:
         bot: commands.Bot = self  # type: ignore[assignment]
-        bot.add_dynamic_items(VoteButton, SourcesButton, PageButton)
-        for cog in (AskCog, FaqCog, AdminCog, ReviewCog):
+        bot.add_dynamic_items(VoteButton, SourcesButton, PageButton, SolvedButton, HumanButton)
+        for cog in (AskCog, FaqCog, AdminCog, ForumCog, ReviewCog):
             await bot.add_cog(cog(self))  # type: ignore[arg-type]
         if self.config.guild_ids:
             for guild_id in self.config.guild_ids:
@@ -102,7 +104,11 @@ def create_bot(
         "help_command": None,
         **options,
     }
-    if config.shards is not None:
-        count = None if config.shards == "auto" else int(config.shards)
-        return ShardedRagBot(service=service, config=config, db=db, observer=observer, shard_count=count, **common)  # type: ignore[return-value]
+    if config.sharding is not None:
+        # discord.py's manual sharding: shard_ids need the total count, and each process connects only its own.
+        count, ids = config.sharding
+        sharded = ShardedRagBot(
+            service=service, config=config, db=db, observer=observer, shard_count=count, shard_ids=ids, **common
+        )
+        return sharded  # type: ignore[return-value]
     return RagBot(service=service, config=config, db=db, observer=observer, **common)

@@ -67,7 +67,8 @@ async def thread_history(message: discord.Message, bot_id: int, limit: int) -> l
     if limit <= 0:
         return []
     recent = [m async for m in thread.history(limit=limit, before=message)]
-    turns = [t for m in reversed(recent) if (t := turn_of(m, bot_id)) is not None]
+    # A forum post's opening message is in the post itself (same id as the thread): it is the opening turn below.
+    turns = [t for m in reversed(recent) if m.id != thread.id and (t := turn_of(m, bot_id)) is not None]
     opening = await thread_opening(thread, bot_id)
     if not opening:
         return turns[-limit:]
@@ -81,6 +82,10 @@ async def thread_opening(thread: discord.Thread, bot_id: int) -> list[Turn]:
     starter = await _starter(thread)
     if starter is None:
         return []
+    if isinstance(thread.parent, discord.ForumChannel):  # a forum post: its title and opening message ask
+        opening = turn_of(starter, bot_id)
+        text = f"{thread.name}\n{opening.content}" if opening is not None else thread.name
+        return [Turn("user", text)]
     answer = turn_of(starter, bot_id)
     question = await _referenced(starter) if starter.author.id == bot_id else None
     asked = turn_of(question, bot_id) if question is not None else None
@@ -90,9 +95,11 @@ async def thread_opening(thread: discord.Thread, bot_id: int) -> list[Turn]:
 async def _starter(thread: discord.Thread) -> discord.Message | None:
     # Fetched, not taken from the cache: a cached copy may predate the answer's last edit.
     parent = thread.parent
-    if not isinstance(parent, discord.TextChannel):  # the bot opens threads on answers in text channels only
-        return None
     try:
+        if isinstance(parent, discord.ForumChannel):  # a forum post opens with a message inside the post
+            return await thread.fetch_message(thread.id)
+        if not isinstance(parent, discord.TextChannel):  # the bot opens threads on answers in text channels only
+            return None
         return await parent.fetch_message(thread.id)
     except discord.HTTPException:  # a thread not started from a message, or the starter was deleted
         return None

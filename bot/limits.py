@@ -16,7 +16,12 @@ class _Bucket:
 
 
 class Cooldown:
-    """Each user may ask `capacity` questions, refilled evenly over `period` seconds."""
+    """Each user may ask `capacity` questions, refilled evenly over `period` seconds.
+
+    Kept in memory, per process, on purpose: with several sharded processes Discord sends all of one server's
+    events to one shard, so a user asking in a server always meets the same process and the same bucket. Only a
+    user asking in servers (or DMs, which go to shard 0) served by different processes gets one bucket in each:
+    rare, bounded by the number of processes, and not worth a database write on every question."""
 
     def __init__(self, capacity: int, period: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.capacity = capacity

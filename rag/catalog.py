@@ -10,9 +10,10 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from rag.errors import DocumentError, RagError
 from rag.loaders import parse_primary_sources
@@ -60,8 +61,41 @@ class DocumentRecord:
     extra: dict[str, str]
 
 
+class CatalogStore(Protocol):
+    """What the index reads and ingestion writes. `Catalog` (a local SQLite file, one process) and
+    `rag.stores.catalog_sql.SqlCatalog` (PostgreSQL, several processes sharing a chroma server) implement it."""
+
+    shared: bool  # other processes may read this catalog (vectors are swept only after a grace period)
+    cache_name: str  # the data dir's folder for the BM25 cache of this catalog's generations
+
+    @property
+    def generation(self) -> int: ...
+    def exclusive(self) -> AbstractContextManager[None]: ...
+    def draft(self) -> AbstractContextManager[None]: ...
+    def sweep_generations(self) -> None: ...
+    def referenced_chunk_ids(self) -> set[str]: ...
+    def close(self) -> None: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, **values: str) -> None: ...
+    def document_hashes(self) -> dict[str, str]: ...
+    def chunk_ids_of(self, source_id: str) -> set[str]: ...
+    def replace_document(self, doc: Document, chunks: Iterable[Chunk]) -> None: ...
+    def remove_document(self, source_id: str) -> None: ...
+    def clear(self) -> None: ...
+    def documents(self) -> list[DocumentRecord]: ...
+    def chunk_count(self) -> int: ...
+    def all_chunk_ids(self) -> set[str]: ...
+    def get_chunks(self, chunk_ids: Iterable[str]) -> dict[str, Chunk]: ...
+    def chunks_of(self, source_id: str) -> list[Chunk]: ...
+    def iter_chunks(self) -> Iterator[Chunk]: ...
+
+
 class Catalog:
-    """Thread-safe: one connection behind a lock (sqlite work here is short)."""
+    """Thread-safe: one connection behind a lock (sqlite work here is short). One process owns it: writes are
+    visible document by document (each its own transaction), and vectors nobody lists are deleted at once."""
+
+    shared = False
+    cache_name = "lexical"
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,6 +125,20 @@ class Catalog:
                 raise
             self._db.execute("COMMIT")
             self._sources = None
+
+    # --- writers: one process, so no lock and no staging (see SqlCatalog for the shared case) -----------
+    def exclusive(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def draft(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def sweep_generations(self) -> None:
+        """Nothing to keep for other readers: there are none."""
+
+    def referenced_chunk_ids(self) -> set[str]:
+        """The chunks whose vectors must stay: the live ones."""
+        return self.all_chunk_ids()
 
     # --- meta -------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

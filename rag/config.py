@@ -13,6 +13,7 @@ from pydantic import (
     IPvAnyNetwork,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -151,6 +152,10 @@ class LLMSettings(LLMEndpoint):
 class DiscordSettings(BaseModel):
     token: Secret | None = None
     shards: str | None = None  # "auto" or a number: AutoShardedBot, for bots in many servers
+    # Several processes: each runs SHARD_IDS (a JSON list) of SHARD_COUNT shards; Discord sends a server's events
+    # to shard (server id >> 22) % SHARD_COUNT only. Unset SHARD_IDS with a count: every shard in this process.
+    shard_count: int | None = Field(None, ge=1, le=16384)
+    shard_ids: list[int] = Field(default_factory=list)
     guild_ids: list[int] = Field(default_factory=list)  # sync slash commands to these guilds at once
     allowed_channels: list[int] = Field(default_factory=list)  # empty: every channel the bot can see
     allow_dms: bool = False
@@ -166,12 +171,44 @@ class DiscordSettings(BaseModel):
     moderator_role_ids: list[int] = Field(default_factory=list)  # besides members with Manage Messages
     pin_faq_messages: bool = True  # pinning an answer as FAQ also pins the Discord message
     review_channel: int | None = None  # refused questions, 👎 votes and "Ask a human" become cards posted here
+    # Forum help desk: new posts in these forum channels are answered in the post, without a mention.
+    forum_channels: list[int] = Field(default_factory=list)
+    forum_delay: float = Field(5.0, ge=0, le=300)  # seconds a new post is left to settle (quick additions)
+    solved_tag: str = Field("Solved", min_length=1, max_length=20)  # forum tag names: Discord allows 20 characters
+    needs_human_tag: str = Field("Needs human", min_length=1, max_length=20)
+    helper_role: int | None = None  # the role "Ask a human" pings: the one mention the bot ever makes
+    forum_daily_cap: int = Field(20, ge=1, le=10_000)  # forum answers per member per UTC day
 
     @model_validator(mode="after")
     def _valid_shards(self) -> DiscordSettings:
         if self.shards is not None and self.shards != "auto" and not (self.shards.isdigit() and int(self.shards) > 0):
             raise ValueError("shards must be 'auto' or a positive number")
         return self
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _ids_in_range(cls, ids: list[int], info: ValidationInfo) -> list[int]:
+        count: int | None = info.data.get("shard_count")
+        if not ids:
+            return ids
+        if count is None:
+            raise ValueError("needs RAGBOT_DISCORD__SHARD_COUNT, the total number of shards across all processes")
+        if len(set(ids)) != len(ids):
+            raise ValueError("names a shard twice")
+        wrong = [i for i in ids if not 0 <= i < count]
+        if wrong:
+            raise ValueError(f"shard {wrong[0]} does not exist: with {count} shards the ids run from 0 to {count - 1}")
+        return sorted(ids)
+
+    @property
+    def sharding(self) -> tuple[int | None, list[int] | None] | None:
+        """(shard count, this process's shard ids) for an AutoShardedBot, None for a plain bot. A None count asks
+        Discord how many; None ids run every shard here."""
+        if self.shard_count is not None:
+            return self.shard_count, self.shard_ids or None
+        if self.shards is None:
+            return None
+        return (None if self.shards == "auto" else int(self.shards)), None
 
 
 class DatabaseSettings(BaseModel):

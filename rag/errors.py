@@ -51,3 +51,7 @@ class BackendError(RagError):
 class UrlSourceError(UserFacingError):
     """A web address cannot become a source (refused, unreachable, too large, of the wrong type, unreadable). The
     message is one line for the curator who gave it; the index is left as it was."""
+
+
+class IngestRunning(UserFacingError):
+    """Another process holds the index's writer lock (a shared index has one writer at a time)."""

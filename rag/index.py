@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.catalog import Catalog
+from rag.catalog import Catalog, CatalogStore
 from rag.errors import EmbedderUnavailable
 from rag.stores.chroma import ChromaStore
 from rag.stores.lexical import LexicalIndex
@@ -34,7 +34,7 @@ class Index:
         self,
         *,
         data_dir: Path,
-        catalog: Catalog,
+        catalog: CatalogStore,
         store: ChromaStore | None = None,
         embedder: Embedder | None,
         open_store: Callable[[], ChromaStore] | None = None,
@@ -49,6 +49,7 @@ class Index:
         self.embedder = embedder
         self._lexical: LexicalIndex | None = None
         self._lexical_lock = threading.Lock()
+        self._lexical_build = threading.Lock()
         self._snapshots = snapshots
         self._snapshot: VectorSnapshot | None = None
         self._store_lock = threading.Lock()
@@ -78,18 +79,33 @@ class Index:
             self.store.check_embedder(self.embedder.name, self.embedder.known_dimension)
 
     def lexical(self) -> LexicalIndex:
-        """The BM25 index for the catalog's current generation: cached in memory and on disk."""
+        """The BM25 index for the catalog's current generation: cached in memory and on disk. When the generation
+        changes (an ingest here, or in another process sharing the catalog), one caller builds the new index
+        while the others keep answering from the previous one; the swap is one assignment, so a search holding
+        the previous index finishes on it."""
         generation = self.catalog.generation
-        with self._lexical_lock:
-            if self._lexical is not None and self._lexical.generation == generation:
-                return self._lexical
-            folder = self.data_dir / "lexical"
-            index = LexicalIndex.load(folder, generation)
-            if index is None:
-                index = LexicalIndex.build(list(self.catalog.iter_chunks()), generation)
-                index.save(folder)
-            self._lexical = index
-            return index
+        current = self._lexical
+        if current is not None and current.generation == generation:
+            return current
+        if not self._lexical_build.acquire(blocking=current is None):
+            return current  # type: ignore[return-value]  # another thread is building the new one
+        try:
+            current = self._lexical
+            if current is None or current.generation != generation:
+                current = self._load_lexical(generation)
+                self._lexical = current
+            return current
+        finally:
+            self._lexical_build.release()
+
+    def _load_lexical(self, generation: int) -> LexicalIndex:
+        folder = self.data_dir / self.catalog.cache_name
+        index = LexicalIndex.load(folder, generation)
+        if index is None:
+            index = LexicalIndex.build(list(self.catalog.iter_chunks()), generation)
+            index.save(folder)
+            log.info("BM25 built for generation %d (%d chunks)", generation, len(index.ids))
+        return index
 
     def missing_vectors(self) -> set[str]:
         """Live chunks that have no vector yet (ingested in lexical mode, or a crash before embedding)."""
@@ -226,13 +242,25 @@ def _warn_keyword_only(mark: Path, reason: str) -> None:
         log.debug("cannot remember the keyword-only warning in %s", mark)
 
 
+def open_catalog(settings: Settings) -> CatalogStore:
+    """The catalog in PostgreSQL when the index is shared (a PostgreSQL database and a chroma server are
+    configured: several bot processes read it); else the local file beside the embedded store."""
+    local = settings.data_dir / "catalog.sqlite3"
+    if settings.database.url is None or not settings.chroma.host:
+        return Catalog(local)  # the embedded default: no SQLAlchemy import, nothing shared
+    from rag.stores.catalog_sql import SqlCatalog, shared_catalog_url
+
+    shared = shared_catalog_url(settings.database.url.get_secret_value(), settings.chroma.host)
+    return Catalog(local) if shared is None else SqlCatalog(shared)
+
+
 def open_index(settings: Settings, *, embedder: Embedder | None = None, lexical_only: bool = False) -> Index:
     """Open the index under settings.data_dir. Pass `embedder` to share one already loaded."""
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     if embedder is None and not lexical_only:
         embedder = open_embedder(settings)
-    catalog = Catalog(data_dir / "catalog.sqlite3")
+    catalog = open_catalog(settings)
     opener = (lambda: ChromaStore(settings.chroma, data_dir)) if embedder is not None else None
     # A chroma server may be shared and written by other hosts: questions ask it rather than a local copy.
     return Index(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -109,9 +110,34 @@ def ingest(
     max_file_bytes: int | None = None,
     rebuild: bool = False,
     progress: ProgressHook | None = None,
+    then: Callable[[IngestReport], None] | None = None,
 ) -> IngestReport:
     """Index `paths` (files or folders inside the corpus folder `root`; by default the first path given, or its
-    folder). A source's id is its path under `root`, whatever folder the command named: one file, one source."""
+    folder). A source's id is its path under `root`, whatever folder the command named: one file, one source.
+    `then` makes more changes in the same generation (the service restores URL sources from their copies).
+
+    A shared catalog admits one writer at a time (IngestRunning for a second) and shows the changes to readers
+    all at once, when the draft is complete; vectors no generation lists any more are dropped only then."""
+    with index.catalog.exclusive():
+        with index.catalog.draft():
+            report = _ingest_draft(index, paths, chunking, root, max_file_bytes, rebuild, progress)
+            if then is not None:
+                then(report)
+        index.catalog.sweep_generations()
+        _drop_orphans(index, keep=report.resumable)
+    index.lexical()  # build (and cache) BM25 now rather than on the first question
+    return report
+
+
+def _ingest_draft(
+    index: Index,
+    paths: Sequence[Path],
+    chunking: ChunkingSettings,
+    root: Path | None,
+    max_file_bytes: int | None,
+    rebuild: bool,
+    progress: ProgressHook | None,
+) -> IngestReport:
     report = IngestReport()
     if rebuild:
         index.catalog.clear()
@@ -136,8 +162,7 @@ def ingest(
         progress("indexing", len(found.files), len(found.files))
     _remove_stale(index, found.folders, root, seen, report)
     index.catalog.set_meta(chunker=signature)
-    report.chunks_embedded += _reconcile_vectors(index, progress, keep=report.resumable)
-    index.lexical()  # build (and cache) BM25 now rather than on the first question
+    report.chunks_embedded += _embed_missing(index, progress)
     return report
 
 
@@ -170,6 +195,18 @@ def _ingest_file(
         (report.updated if doc.source_id in known else report.added).append(str(path))
 
 
+@contextmanager
+def one_change(index: Index) -> Iterator[None]:
+    """A change made outside `ingest` (a web page added, refreshed or removed), under ingest's rules: one writer
+    at a time, readers see it whole when the block ends, and vectors nothing lists any more are dropped after."""
+    with index.catalog.exclusive():
+        with index.catalog.draft():
+            yield
+        index.catalog.sweep_generations()
+        if index.catalog.shared:  # in one process the replaced vectors were dropped with the change itself
+            _drop_orphans(index, keep=set())
+
+
 def index_document(
     index: Index,
     doc: Document,
@@ -186,8 +223,7 @@ def index_document(
     report.chunks_embedded += _embed_new(index, chunks, progress)
     report.resumable.difference_update(c.chunk_id for c in chunks)
     index.catalog.replace_document(doc, chunks)  # the moment the new version becomes visible
-    if index.store is not None:
-        index.store.delete(old_ids - {c.chunk_id for c in chunks})
+    _drop_vectors(index, old_ids - {c.chunk_id for c in chunks})
     return chunks
 
 
@@ -195,8 +231,7 @@ def remove_from_index(index: Index, source_id: str) -> int:
     """Take a source out of the index (catalog, then its vectors); the number of chunks it had."""
     ids = index.catalog.chunk_ids_of(source_id)
     index.catalog.remove_document(source_id)
-    if index.store is not None:
-        index.store.delete(ids)
+    _drop_vectors(index, ids)
     return len(ids)
 
 
@@ -265,20 +300,34 @@ def _remove_stale(
             continue  # still there but failed to load this time: keep the last good version
         ids = index.catalog.chunk_ids_of(record.source.id)
         index.catalog.remove_document(record.source.id)
-        if index.store is not None:
-            index.store.delete(ids)
+        _drop_vectors(index, ids)
         report.removed.append(record.path)
 
 
-def _reconcile_vectors(index: Index, progress: ProgressHook | None, keep: set[str]) -> int:
-    """Embed live chunks that lack vectors and drop vectors no live chunk uses (left by a crash), except those
-    `keep` names (a document whose embedding broke off this time resumes from them)."""
+def _drop_vectors(index: Index, ids: set[str]) -> None:
+    """Vectors of chunks that are no longer live. A shared catalog's other processes may still answer from the
+    previous generation: there, the sweep after publishing drops them once no kept generation lists them."""
+    if index.store is not None and not index.catalog.shared and ids:
+        index.store.delete(ids)
+
+
+def _drop_orphans(index: Index, keep: set[str]) -> None:
+    """Drop vectors no kept generation uses (left by a crash, or by replaced documents), except those `keep`
+    names (a document whose embedding broke off this time resumes from them). Runs under the writer lock:
+    another writer's fresh vectors, not yet listed in its draft, would look like orphans."""
+    if index.store is None or index.embedder is None:
+        return
+    orphans = index.store.all_ids() - index.catalog.referenced_chunk_ids() - keep
+    if orphans:
+        log.info("dropping %d vectors no generation uses", len(orphans))
+        index.store.delete(orphans)
+
+
+def _embed_missing(index: Index, progress: ProgressHook | None) -> int:
+    """Embed live chunks that lack vectors (ingested in lexical mode, or a crash before embedding)."""
     if index.store is None or index.embedder is None:
         return 0
     live = index.catalog.all_chunk_ids()
-    orphans = index.store.all_ids() - live - keep
-    if orphans:
-        index.store.delete(orphans)
     missing = sorted(live - index.store.existing(live))
     if not missing:
         return 0

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rag.types import Answer, Usage
 
 Outcome = Literal["answered", "refused", "faq", "extractive", "error", "busy"]
-Entry = Literal["slash", "mention", "thread", "reply", "cli"]
+Entry = Literal["slash", "mention", "thread", "reply", "forum", "cli"]
 RequestStatus = Literal["ok", "rate_limited", "server_error", "client_error", "timeout", "connection", "bad_stream"]
 
 current_answer_id: ContextVar[str | None] = ContextVar("ragbot_answer_id", default=None)

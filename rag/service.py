@@ -113,7 +113,8 @@ class RagService:
         stored copies, without downloading them."""
         with self._write_lock:
             rechunk = rebuild or self.index.catalog.get_meta("chunker") != chunker_signature(self.index, self.chunking)
-            report = ingest(
+            web = self.web
+            return ingest(
                 self.index,
                 paths or [self.corpus_dir],
                 self.chunking,
@@ -121,10 +122,8 @@ class RagService:
                 max_file_bytes=self.max_file_bytes,
                 rebuild=rebuild,
                 progress=progress,
+                then=None if web is None else lambda report: web.restore_sync(report, rechunk=rechunk),
             )
-            if self.web is not None:
-                self.web.restore_sync(report, rechunk=rechunk)
-            return report
 
     # --- sources from the web (rag.web_sources) ------------------------------------------------------------
     async def add_url(self, url: str) -> SourceChange:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from rag.errors import DocumentError, EmbeddingError, UrlSourceError
-from rag.ingest import index_document, remove_from_index
+from rag.ingest import index_document, one_change, remove_from_index
 from rag.loaders import content_hash, load_web_document
 from rag.url_sources import UrlSource, is_url_source, source_id_for_url
 from rag.web import Fetched, FetchPolicy, check_url, fetch, new_client
@@ -126,7 +126,7 @@ class WebSources:
         doc = load_web_document(
             fetched.body, kind=fetched.kind, url=fetched.url, source_id=source.source_id, charset=fetched.charset
         )
-        with self._write_lock:
+        with self._write_lock, one_change(self.index):
             chunks = index_document(self.index, doc, self.chunking)
             try:
                 self.registry.save(source, fetched.body)
@@ -154,7 +154,7 @@ class WebSources:
                     target, "failed", "this is a file of the curated corpus: delete the file, then reindex"
                 )
             return SourceChange(target, "failed", "no URL source has this address or id (see the list of sources)")
-        with self._write_lock:
+        with self._write_lock, one_change(self.index):
             chunks = remove_from_index(self.index, source_id)
             self.registry.remove(url)
         return SourceChange(url, "removed", "it is no longer cited", source_id=source_id, chunks=chunks)
@@ -167,8 +167,8 @@ class WebSources:
         return "", ""
 
     def restore_sync(self, report: IngestReport, *, rechunk: bool) -> None:
-        """After a corpus ingest (the caller holds the write lock): index again from the stored copies the pages
-        the index lacks (a rebuild cleared them) or that were chunked differently. No download."""
+        """Within a corpus ingest (the caller holds the write lock and the draft): index again, from their stored
+        copies, the pages the index lacks (a rebuild cleared them) or that were chunked differently. No download."""
         indexed = self.index.catalog.document_hashes()
         for source in self.registry.all():
             if indexed.get(source.source_id) == source.content_hash and not rechunk:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.client import create_bot
-from rag.errors import ConfigError
+from rag.errors import ConfigError, IngestRunning
 from ragbot.metrics import Metrics
 from ragbot.monitoring import Readiness, serve_monitoring
 from ragbot.wiring import open_app
@@ -20,8 +20,11 @@ from ragbot.wiring import open_app
 if TYPE_CHECKING:
     from bot.client import RagBot
     from rag.config import Settings
+    from rag.ingest import IngestReport
+    from rag.service import RagService
 
 log = logging.getLogger(__name__)
+_WAIT_FOR_WRITER = 3.0  # seconds between attempts while another process builds the shared index
 
 
 async def run_bot(settings: Settings) -> None:
@@ -35,7 +38,7 @@ async def run_bot(settings: Settings) -> None:
         await stack.enter_async_context(serve_monitoring(settings.metrics, metrics, readiness))
         app = await stack.enter_async_context(open_app(settings, observer=metrics))
         readiness.db = app.db
-        report = await app.service.prepare()
+        report = await _prepare(app.service)
         if report is not None:
             log.warning("indexed the corpus: %s", report.summary())
         readiness.index_loaded = True
@@ -43,6 +46,17 @@ async def run_bot(settings: Settings) -> None:
         metrics.watch(bot)
         readiness.bot = bot
         await _serve(bot, token.get_secret_value())
+
+
+async def _prepare(service: RagService) -> IngestReport | None:
+    """Ingest if the index is empty. Processes sharing an index may start together: one ingests, the others
+    wait for its generation to go live instead of failing (the writer lock admits one)."""
+    while True:
+        try:
+            return await service.prepare()
+        except IngestRunning as exc:
+            log.warning("%s; waiting for it before answering", exc)
+            await asyncio.sleep(_WAIT_FOR_WRITER)
 
 
 async def _serve(bot: RagBot, token: str) -> None:

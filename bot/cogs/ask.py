@@ -48,13 +48,15 @@ class AskCog(commands.Cog):
             return
         await interaction.response.defer(thinking=True)  # Discord allows 3 s before the first response
         asker = Asker(interaction.user.id, interaction.guild_id, interaction.channel_id)
-        await self._answer(question, [], InteractionTarget(interaction), asker)
+        await self.answer(question, [], InteractionTarget(interaction), asker)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         bot_user = self.bot.user
         if bot_user is None or message.author.bot or not self._allowed_place(message.channel):
             return
+        if getattr(message.channel, "parent_id", None) in self.bot.config.forum_channels:
+            return  # a post in a help-desk forum: the forum cog answers there
         in_own_thread = isinstance(message.channel, discord.Thread) and message.channel.owner_id == bot_user.id
         mentioned = bot_user in message.mentions
         replied = message.reference is not None and await is_reply_to_bot(message, bot_user.id)
@@ -72,7 +74,7 @@ class AskCog(commands.Cog):
         target = MessageTarget(message.channel, message)
         entry: Entry = "thread" if in_own_thread else "reply" if replied else "mention"
         asker = Asker(message.author.id, message.guild.id if message.guild else None, message.channel.id, entry)
-        answer = await self._answer(question, history, target, asker)
+        answer = await self.answer(question, history, target, asker)
         if answer is not None and mentioned and not replied and not in_own_thread:
             await self._open_thread(target, question)
 
@@ -93,7 +95,8 @@ class AskCog(commands.Cog):
             return await reply_chain(message, bot_id, limit)
         return []
 
-    async def _answer(self, question: str, history: list[Turn], target: Target, asker: Asker) -> object:
+    async def answer(self, question: str, history: list[Turn], target: Target, asker: Asker) -> object:
+        """The one answer path, within the answer slots; the forum desk answers through it too."""
         task = asyncio.current_task()
         assert task is not None
         self.bot.in_flight.add(task)  # first, so a shutdown from now on waits for this answer

@@ -3,6 +3,11 @@
 HELLO, IDENTIFY (token and privileged-intent checks), READY and one GUILD_CREATE per guild,
 heartbeat ACKs, RESUME after op 7 RECONNECT, member chunking (op 8), and zlib-stream transport
 compression. ``_dispatch`` sends an event to every ready session that asked for its intent.
+
+Sharding: GET /gateway/bot recommends ``shard_count`` shards; a session that IDENTIFYs with
+``shard: [id, count]`` gets READY and GUILD_CREATE for its guilds only, and a guild's events go only to
+the session of shard ``(guild_id >> 22) % count`` (DMs to shard 0), as Discord routes them. Sessions
+from several processes may connect at once.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from fakes.discord_protocol import (
     JSON,
     PRIVILEGED_INTENTS,
     parse_snowflake,
+    shard_for,
 )
 from fakes.discord_state import DiscordState, GuildState
 
@@ -44,6 +50,7 @@ class GatewaySession:
         self.seq = 0
         self.session_id = ""
         self.intents = 0
+        self.shard = (0, 1)  # (id, count) from IDENTIFY; an unsharded client is shard 0 of 1
         self.ready = False
         self._lock = asyncio.Lock()
 
@@ -80,13 +87,30 @@ class Gateway(DiscordState):
         self.gateway_frames_sent: Counter[str] = Counter()  # "zlib-stream" / "text" frames sent
         self.dispatched: list[tuple[str, JSON]] = []
         self._sessions: list[GatewaySession] = []
-        self._resumable: dict[str, tuple[int, int]] = {}  # session id -> (seq, intents)
+        self._resumable: dict[str, tuple[int, int, tuple[int, int]]] = {}  # session id -> (seq, intents, shard)
+        self.shard_count = 1  # what GET /gateway/bot recommends
         self._ready_event = asyncio.Event()
 
     async def wait_until_connected(self, timeout: float = 5.0) -> None:
         """Until a client has identified and received READY and its GUILD_CREATEs."""
         async with asyncio.timeout(timeout):
             await self._ready_event.wait()
+
+    @property
+    def connected_shards(self) -> set[int]:
+        """The shard ids of the sessions that are ready (from any number of client processes)."""
+        return {s.shard[0] for s in self._sessions if s.ready}
+
+    async def wait_for_shards(self, shard_ids: set[int], timeout: float = 5.0) -> None:
+        """Until a ready session serves each of `shard_ids`."""
+        async with asyncio.timeout(timeout):
+            while not shard_ids <= self.connected_shards:
+                await asyncio.sleep(0.05)
+
+    @staticmethod
+    def _serves(session: GatewaySession, guild_id: int | None) -> bool:
+        shard_id, count = session.shard
+        return shard_for(guild_id, count) == shard_id
 
     async def request_reconnect(self) -> None:
         """Send op 7 RECONNECT to connected clients: they reconnect and RESUME their session."""
@@ -103,8 +127,9 @@ class Gateway(DiscordState):
     async def _dispatch(self, event: str, data: JSON) -> None:
         self.dispatched.append((event, copy.deepcopy(data)))
         needed = EVENT_INTENTS.get(event, 0)
+        guild_id = parse_snowflake(str(data["guild_id"])) if data.get("guild_id") else None
         for session in list(self._sessions):
-            if session.ready and session.intents & needed == needed:
+            if session.ready and session.intents & needed == needed and self._serves(session, guild_id):
                 await session.send(0, copy.deepcopy(data), event)
 
     async def _dispatch_message(self, event: str, msg: JSON) -> None:
@@ -119,7 +144,7 @@ class Gateway(DiscordState):
             data["member"] = copy.deepcopy(guild.members[author_id])
         self.dispatched.append((event, copy.deepcopy(data)))
         for session in list(self._sessions):
-            if not session.ready or not session.intents & INTENT_GUILD_MESSAGES:
+            if not session.ready or not session.intents & INTENT_GUILD_MESSAGES or not self._serves(session, guild.id):
                 continue
             payload = data
             if not session.intents & INTENT_MESSAGE_CONTENT and self._content_hidden(msg):
@@ -148,7 +173,7 @@ class Gateway(DiscordState):
         finally:
             self._sessions.remove(session)
             if session.session_id:
-                self._resumable[session.session_id] = (session.seq, session.intents)
+                self._resumable[session.session_id] = (session.seq, session.intents, session.shard)
             if not any(s.ready for s in self._sessions):
                 self._ready_event.clear()
         return ws
@@ -181,9 +206,12 @@ class Gateway(DiscordState):
             return
         session.intents = intents
         session.session_id = secrets.token_hex(16)
+        if "shard" in d:
+            session.shard = (int(d["shard"][0]), int(d["shard"][1]))
+        guilds = [g for g in self._guilds.values() if self._serves(session, g.id)]
         ready = ready_event(
             bot_user=self._users[self.bot_user_id],
-            guild_ids=self._guilds,
+            guild_ids=[g.id for g in guilds],
             session_id=session.session_id,
             resume_url=self.ws_url,
             app_id=self.application_id,
@@ -192,7 +220,7 @@ class Gateway(DiscordState):
         if "shard" in d:
             ready["shard"] = d["shard"]
         await session.send(0, ready, "READY")
-        for guild in self._guilds.values():
+        for guild in guilds:
             await session.send(0, self._guild_create(guild, intents), "GUILD_CREATE")
         session.ready = True
         self._ready_event.set()
@@ -219,7 +247,7 @@ class Gateway(DiscordState):
             await session.send(9, False)  # invalid session, not resumable: the client re-identifies
             return
         session.session_id = d["session_id"]
-        session.seq, session.intents = known
+        session.seq, session.intents, session.shard = known
         await session.send(0, {"_trace": ["fake-discord"]}, "RESUMED")
         session.ready = True
         self._ready_event.set()

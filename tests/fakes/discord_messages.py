@@ -22,11 +22,13 @@ from fakes.discord_message_payloads import (
 )
 from fakes.discord_payloads import make_thread
 from fakes.discord_protocol import (
+    ADMINISTRATOR,
     FLAG_EPHEMERAL,
     FLAG_IS_COMPONENTS_V2,
     FLAG_LOADING,
     FLAG_SUPPRESS_EMBEDS,
     JSON,
+    MENTION_EVERYONE,
     SETTABLE_MESSAGE_FLAGS,
     THREAD_TYPES,
     iso_now,
@@ -191,11 +193,27 @@ class MessageStore(Gateway):
         all_users, user_ids, all_roles, role_ids, everyone_ok = allowed_mention_filter(allowed)
         users, roles, everyone = mentioned_ids(payload.get("content"))
         users = [u for u in users if u in self._users and (all_users or u in (user_ids or set()))]
-        roles = [r for r in roles if all_roles or r in (role_ids or set())]
+        roles = [r for r in roles if (all_roles or r in (role_ids or set())) and self._bot_may_ping_role(r)]
         replied_user = allowed.get("replied_user", False) if allowed is not None else True
         if referenced is not None and replied_user:
             users = list(dict.fromkeys([*users, int(referenced["author"]["id"])]))
         return users, roles, everyone and everyone_ok
+
+    def _bot_may_ping_role(self, role_id: int) -> bool:
+        """A role is pinged only if it is mentionable or the sender has MENTION_EVERYONE (the permission's
+        documented second meaning); otherwise the mention renders but notifies no one."""
+        for guild in self._guilds.values():
+            role = guild.roles.get(role_id)
+            if role is None:
+                continue
+            if role.get("mentionable"):
+                return True
+            member = guild.members.get(self.bot_user_id)
+            perms = int(guild.roles[guild.id]["permissions"])
+            for held in member["roles"] if member is not None else []:
+                perms |= int(guild.roles[int(held)]["permissions"])
+            return bool(perms & (MENTION_EVERYONE | ADMINISTRATOR))
+        return False  # an unknown role: nothing to ping
 
     def _attachments_for(
         self, channel_id: int, payload: JSON, files: tuple[UploadedFile, ...], existing: list[JSON]

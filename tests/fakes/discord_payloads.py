@@ -47,7 +47,15 @@ def make_user(user_id: int, name: str, *, bot: bool = False) -> JSON:
     return user
 
 
-def make_role(role_id: int, name: str, permissions: int, *, position: int = 0, bot_id: int | None = None) -> JSON:
+def make_role(
+    role_id: int,
+    name: str,
+    permissions: int,
+    *,
+    position: int = 0,
+    bot_id: int | None = None,
+    mentionable: bool = False,
+) -> JSON:
     role: JSON = {
         "id": str(role_id),
         "name": name,
@@ -59,7 +67,7 @@ def make_role(role_id: int, name: str, permissions: int, *, position: int = 0, b
         "position": position,
         "permissions": str(permissions),
         "managed": bot_id is not None,
-        "mentionable": False,
+        "mentionable": mentionable,
         "flags": 0,
     }
     if bot_id is not None:

@@ -19,6 +19,7 @@ DISCORD_EPOCH_MS = 1420070400000
 # ---- permission bits (https://discord.com/developers/docs/topics/permissions) --------------------
 CREATE_INSTANT_INVITE = 1 << 0
 ADMINISTRATOR = 1 << 3
+MANAGE_CHANNELS = 1 << 4
 ADD_REACTIONS = 1 << 6
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
@@ -26,6 +27,7 @@ MANAGE_MESSAGES = 1 << 13
 EMBED_LINKS = 1 << 14
 ATTACH_FILES = 1 << 15
 READ_MESSAGE_HISTORY = 1 << 16
+MENTION_EVERYONE = 1 << 17  # also lets a message ping roles that are not mentionable
 USE_EXTERNAL_EMOJIS = 1 << 18
 CHANGE_NICKNAME = 1 << 26
 USE_APPLICATION_COMMANDS = 1 << 31
@@ -66,6 +68,7 @@ EVENT_INTENTS: dict[str, int] = {
     "THREAD_CREATE": INTENT_GUILDS,
     "THREAD_UPDATE": INTENT_GUILDS,
     "CHANNEL_CREATE": INTENT_GUILDS,
+    "CHANNEL_UPDATE": INTENT_GUILDS,
     "MESSAGE_CREATE": INTENT_GUILD_MESSAGES,
     "MESSAGE_UPDATE": INTENT_GUILD_MESSAGES,
     "MESSAGE_DELETE": INTENT_GUILD_MESSAGES,
@@ -106,6 +109,12 @@ class Snowflakes:
         candidate = (ms << 22) | (next(self._counter) & 0x3FFFFF)
         self._last = max(self._last + 1, candidate)
         return self._last
+
+
+def shard_for(guild_id: int | None, shard_count: int) -> int:
+    """The shard that receives a guild's events: (guild_id >> 22) % num_shards; DMs go to shard 0.
+    (https://discord.com/developers/docs/events/gateway#sharding)"""
+    return 0 if guild_id is None else (guild_id >> 22) % shard_count
 
 
 def snowflake_iso(snowflake: int) -> str:

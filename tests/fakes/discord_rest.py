@@ -42,6 +42,8 @@ class RestRoutes(MessageStore, RestTransport):
     def __init__(self, *, require_no_mentions: bool, **settings: Any) -> None:
         super().__init__(**settings)
         self.require_no_mentions = require_no_mentions
+        # Roles the no-mentions policy lets the bot name in allowed_mentions.roles (a configured helper role).
+        self.pingable_roles: set[int] = set()
 
     # ---- users, gateway, application -------------------------------------------------------------
     async def _get_me(self, req: ApiRequest) -> ApiResponse:
@@ -59,7 +61,7 @@ class RestRoutes(MessageStore, RestTransport):
 
     async def _get_gateway_bot(self, req: ApiRequest) -> ApiResponse:
         limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
-        return ApiResponse(200, {"url": self.ws_url, "shards": 1, "session_start_limit": limit})
+        return ApiResponse(200, {"url": self.ws_url, "shards": self.shard_count, "session_start_limit": limit})
 
     async def _get_application(self, req: ApiRequest) -> ApiResponse:
         return ApiResponse(200, self._application())
@@ -170,7 +172,7 @@ class RestRoutes(MessageStore, RestTransport):
             raise form_error(errors)
         if creating and is_empty_message(payload, has_files=bool(req.files)):
             raise fail(400, "Cannot send an empty message", 50006)
-        reason = mention_violation(payload)
+        reason = mention_violation(payload, frozenset(self.pingable_roles))
         if reason is not None:
             req.mention_violation = reason
             if self.require_no_mentions:

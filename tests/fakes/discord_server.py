@@ -28,6 +28,7 @@ on exit, which a still-running client would treat as a reason to reconnect.
     discord_rest          RestRoutes            REST handlers (users, commands, guilds, channels, messages...)
     discord_interactions  InteractionResponses  interaction callbacks, webhooks, outcomes
     discord_user_actions  UserActions           what users do: post, react, invoke commands, click, submit
+    discord_forums        ForumActions          forum channels: posts, tags, editing threads; members' posts
 
 Wire formats and Discord's rules are pure functions in ``discord_protocol``, ``discord_payloads``,
 ``discord_message_payloads``, ``discord_interaction_payloads`` and ``discord_validation``.
@@ -42,14 +43,14 @@ from types import TracebackType
 
 from aiohttp import web
 
+from fakes.discord_forums import ForumActions
 from fakes.discord_http import Call, Handler, Route, UploadedFile
 from fakes.discord_interactions import InteractionOutcome, SentInteraction
 from fakes.discord_protocol import PRIVILEGED_INTENTS
-from fakes.discord_user_actions import UserActions
 from fakes.loopback import LoopbackServer
 
 
-class FakeDiscord(UserActions, LoopbackServer):
+class FakeDiscord(ForumActions, LoopbackServer):
     """Loopback Discord. Use as ``async with FakeDiscord() as fake``; see the module docstring."""
 
     def __init__(
@@ -61,6 +62,7 @@ class FakeDiscord(UserActions, LoopbackServer):
         heartbeat_interval_ms: int = 45_000,
         interaction_ack_timeout: float | None = 3.0,
         bot_name: str = "ragbot",
+        shard_count: int = 1,
     ) -> None:
         super().__init__(
             require_no_mentions=require_no_mentions,
@@ -70,6 +72,7 @@ class FakeDiscord(UserActions, LoopbackServer):
             interaction_ack_timeout=interaction_ack_timeout,
             bot_name=bot_name,
         )
+        self.shard_count = shard_count  # recommended by GET /gateway/bot; routing follows each IDENTIFY's own
         self._routes = self._route_table()
 
     # ---- lifecycle (start and stop are LoopbackServer's) ----------------------------------------
@@ -132,6 +135,7 @@ class FakeDiscord(UserActions, LoopbackServer):
             ("GET", f"/guilds/{gid}/roles", self._get_guild_roles, True),
             ("GET", f"/guilds/{gid}/members/{uid}", self._get_member, True),
             ("GET", f"/channels/{cid}", self._get_channel, True),
+            ("PATCH", f"/channels/{cid}", self._patch_channel, True),
             ("POST", f"/channels/{cid}/typing", self._post_typing, True),
             ("GET", f"/channels/{cid}/messages", self._get_messages, True),
             ("POST", f"/channels/{cid}/messages", self._post_message, True),

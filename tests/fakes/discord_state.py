@@ -18,6 +18,7 @@ from fakes.discord_protocol import (
     THREAD_TYPES,
     Snowflakes,
     compute_permissions,
+    shard_for,
 )
 
 # Message types people write: default, reply, chat-input and context-menu command responses.
@@ -81,13 +82,15 @@ class DiscordState:
         self._users[user_id] = make_user(user_id, name, bot=bot)
         return user_id
 
-    def add_guild(self, name: str, *, owner_id: int | None = None) -> int:
+    def add_guild(self, name: str, *, owner_id: int | None = None, shard: tuple[int, int] | None = None) -> int:
         """A guild with its @everyone role, a managed bot role and the bot as a member.
 
         The owner (a separate user unless given) holds every permission, so it is kept away from
-        the default test user.
+        the default test user. ``shard=(id, count)``: an id that shard `id` of `count` serves.
         """
         guild_id = self._ids.next()
+        while shard is not None and shard_for(guild_id, shard[1]) != shard[0]:
+            guild_id = self._ids.next()  # the shard is the id's millisecond modulo the count: a few ms at most
         if owner_id is None:
             owner_id = self.add_user(f"{name.lower().replace(' ', '-')}-owner")
         guild = GuildState(guild_id, name, owner_id)
@@ -114,10 +117,11 @@ class DiscordState:
         guild.channel_ids.append(channel_id)
         return channel_id
 
-    def add_role(self, guild_id: int, name: str, permissions: int) -> int:
+    def add_role(self, guild_id: int, name: str, permissions: int, *, mentionable: bool = False) -> int:
+        """``mentionable``: anyone may ping it; otherwise only senders with MENTION_EVERYONE can."""
         guild = self._guilds[guild_id]
         role_id = self._ids.next()
-        guild.roles[role_id] = make_role(role_id, name, permissions, position=len(guild.roles))
+        guild.roles[role_id] = make_role(role_id, name, permissions, position=len(guild.roles), mentionable=mentionable)
         return role_id
 
     def add_member(self, guild_id: int, user_id: int, roles: list[int] | None = None) -> None:

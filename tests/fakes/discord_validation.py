@@ -191,7 +191,38 @@ def validate_message(payload: JSON, *, prefix: Sequence[str | int] = ()) -> Form
     errors.max_length([*at, "content"], payload.get("content"), MAX_CONTENT)
     _validate_embeds(errors, payload.get("embeds"), at)
     _validate_components(errors, payload.get("components"), int(payload.get("flags") or 0), at)
+    validate_allowed_mentions(errors, payload.get("allowed_mentions"), at)
     return errors
+
+
+_MENTION_TYPES = ("roles", "users", "everyone")
+
+
+def validate_allowed_mentions(errors: FormErrors, allowed: Any, prefix: list[str | int]) -> None:
+    """The allowed mentions object's own rules: ``parse`` holds only the three mention types; a type parsed from
+    the content cannot also be listed by id (``parse: ["roles"]`` with ``roles: [...]`` is refused as mutually
+    exclusive); each id list holds at most 100 ids."""
+    if allowed is None:
+        return
+    at = [*prefix, "allowed_mentions"]
+    if not isinstance(allowed, dict):
+        errors.add(at, "MODEL_TYPE_CONVERT", "Only dictionaries may be used in a ModelType")
+        return
+    parse = allowed.get("parse") or []
+    for i, kind in enumerate(parse):
+        if kind not in _MENTION_TYPES:
+            errors.add([*at, "parse", i], "ENUM_TYPE_COERCE", f'Value "{kind}" is not a valid enum value.')
+    for key in ("users", "roles"):
+        ids = allowed.get(key)
+        if ids is None:
+            continue
+        errors.max_length([*at, key], ids, 100)
+        if key in parse:
+            errors.add(
+                at,
+                "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+                f'parse:["{key}"] and {key}: [ids...] are mutually exclusive.',
+            )
 
 
 def is_empty_message(payload: JSON, *, has_files: bool) -> bool:
@@ -251,8 +282,11 @@ def validate_commands(commands: Any) -> FormErrors:
 
 
 # ---- the fake's no-mentions policy ---------------------------------------------------------------
-def mention_violation(payload: JSON | None) -> str | None:
-    """Why a message create/edit payload could ping someone (the fake's no-mentions policy), or None."""
+def mention_violation(payload: JSON | None, pingable_roles: frozenset[int] = frozenset()) -> str | None:
+    """Why a message create/edit payload could ping someone (the fake's no-mentions policy), or None.
+
+    ``pingable_roles``: roles a test lets the bot name in ``allowed_mentions.roles`` (a helper role the bot is
+    configured to call); every other list must still be empty."""
     if payload is None:
         return "no payload"
     allowed = payload.get("allowed_mentions")
@@ -260,7 +294,9 @@ def mention_violation(payload: JSON | None) -> str | None:
         return "allowed_mentions is missing"
     if allowed.get("parse") != []:
         return f"allowed_mentions.parse is {allowed.get('parse')!r}, expected []"
-    for key in ("users", "roles"):
-        if allowed.get(key):
-            return f"allowed_mentions.{key} lists {allowed[key]!r}"
+    if allowed.get("users"):
+        return f"allowed_mentions.users lists {allowed['users']!r}"
+    roles = allowed.get("roles") or []
+    if any(int(r) not in pingable_roles for r in roles):
+        return f"allowed_mentions.roles lists {roles!r}, of which only {sorted(pingable_roles)} may be pinged"
     return None

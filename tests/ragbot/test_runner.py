@@ -66,3 +66,45 @@ def test_shards_setting_picks_the_sharded_bot(make_settings: SettingsFactory) ->
     assert isinstance(bot, ShardedRagBot) and bot.shard_count == 2
     with pytest.raises(Exception, match="shards must be 'auto' or a positive number"):
         make_settings(discord={"shards": "many"})
+
+
+def test_shard_ids_run_a_range_of_shards(make_settings: SettingsFactory) -> None:
+    from bot.client import create_bot
+
+    settings = make_settings(discord={"shard_count": 4, "shard_ids": [3, 2]})
+    bot = create_bot(service=None, config=settings.discord, db=None)  # type: ignore[arg-type]
+    assert isinstance(bot, ShardedRagBot) and bot.shard_count == 4 and bot.shard_ids == [2, 3]
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        (
+            {"RAGBOT_DISCORD__SHARD_COUNT": "2", "RAGBOT_DISCORD__SHARD_IDS": "[0, 2]"},
+            "RAGBOT_DISCORD__SHARD_IDS: shard 2 does not exist: with 2 shards the ids run from 0 to 1",
+        ),
+        (
+            {"RAGBOT_DISCORD__SHARD_IDS": "[1]"},
+            "RAGBOT_DISCORD__SHARD_IDS: needs RAGBOT_DISCORD__SHARD_COUNT, the total number of shards across all"
+            " processes",
+        ),
+        (
+            {"RAGBOT_DISCORD__SHARD_COUNT": "2", "RAGBOT_DISCORD__SHARD_IDS": "[1, 1]"},
+            "RAGBOT_DISCORD__SHARD_IDS: names a shard twice",
+        ),
+        (
+            {"RAGBOT_DISCORD__SHARD_COUNT": "0"},
+            "RAGBOT_DISCORD__SHARD_COUNT: Input should be greater than or equal to 1 (got '0')",
+        ),
+    ],
+)
+def test_bad_shard_settings_are_one_clear_line(
+    variables: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from rag.config import load_settings
+
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as refused:
+        load_settings(_env_file=None, data_dir=tmp_path)
+    assert str(refused.value) == message
