@@ -25,7 +25,7 @@ MODAL_TIMEOUT = 15 * 60  # an interaction token's lifetime: a later submit could
 @dataclass(frozen=True, slots=True)
 class FaqDraft:
     """What a moderator submitted. source_ids is None when the form had no sources field (Pin as FAQ);
-    review_by is None when the review date was left empty (or cleared)."""
+    review_by is None when the form had no review field or it was left empty (or cleared)."""
 
     question: str
     answer: str
@@ -49,8 +49,11 @@ class FaqModal(discord.ui.Modal):
         question: str = "",
         answer: str = "",
         sources: str | None = None,
+        ask_review_by: bool = False,
         review_by: date | None = None,
     ) -> None:
+        """`sources` None: no sources field; `ask_review_by`: a "Review by" field (prefilled with `review_by`),
+        for callers that save it (a field whose value is dropped would lose what the moderator typed)."""
         super().__init__(title=title, timeout=MODAL_TIMEOUT)
         self._on_submit = on_submit
         self.question: discord.ui.TextInput[FaqModal] = discord.ui.TextInput(
@@ -73,12 +76,13 @@ class FaqModal(discord.ui.Modal):
         self.sources = _sources_input(sources) if sources is not None else None
         if self.sources is not None:
             self.add_item(self.sources)
-        self.review_by = _review_input(review_by)
-        self.add_item(self.review_by)
+        self.review_by = _review_input(review_by) if ask_review_by else None
+        if self.review_by is not None:
+            self.add_item(self.review_by)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         # A bad date raises UserFacingError before anything is saved; on_error shows it to the moderator.
-        review_by = parse_review_date(self.review_by.value)
+        review_by = parse_review_date(self.review_by.value) if self.review_by is not None else None
         ids = parse_chunk_ids(self.sources.value) if self.sources is not None else None
         await self._on_submit(interaction, FaqDraft(self.question.value, self.answer.value, ids, review_by))
 
