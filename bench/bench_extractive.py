@@ -3,7 +3,7 @@
 The answer is built from the same search the service runs; a question counts when the answer states every
 expected fact. Tune on dev (`--failures` lists dev misses only); the held-out figure is only reported.
 
-Run: python bench/bench_extractive.py [--failures]   (RAGBOT_EMBEDDING__MODEL_DIR set)
+Run: python bench/bench_extractive.py [--failures] [--dev-only]   (RAGBOT_EMBEDDING__MODEL_DIR set)
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from rag.evaluation import facts_missing
 from rag.golden import load_golden
 
 
-async def main(failures: bool) -> None:
+async def main(failures: bool, dev_only: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         service = _service(Path(tmp) / "data", {})
         service.chat = None  # follow-ups rewritten by the heuristic, as without a model
         for name, path in PARTS.items():
+            if dev_only and name != "dev":  # while tuning: the held-out figure is measured once, at the end
+                continue
             questions = [q for q in load_golden(path) if q.facts]
             ok = 0
             for q in questions:
@@ -39,4 +41,6 @@ async def main(failures: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--failures", action="store_true", help="List dev questions whose answer misses a fact.")
-    asyncio.run(main(parser.parse_args().failures))
+    parser.add_argument("--dev-only", action="store_true", help="Measure the dev questions only (while tuning).")
+    args = parser.parse_args()
+    asyncio.run(main(args.failures, args.dev_only))

@@ -257,3 +257,21 @@ def render_source_change(change: SourceChange) -> str:
         "failed": f"⚠️ Nothing was changed for {where}: {reason}",
     }
     return _fit([lines[change.outcome]])
+
+
+NO_URL_SOURCES = "No web pages are sources yet: an administrator adds one with `/sources add url:`."
+
+
+def render_refresh(changes: Sequence[SourceChange]) -> str:
+    """The reply to `/sources refresh`: the counts, then one line per page that changed or failed."""
+    if not changes:
+        return NO_URL_SOURCES
+    counts = ", ".join(f"{sum(c.outcome == o for c in changes)} {o}" for o in ("updated", "unchanged", "failed"))
+    lines = [f"🔄 **Web pages checked:** {counts}"]
+    for change in changes:
+        if change.outcome == "updated":
+            lines.append(f"• {_address(change.target)} — updated: {_short(change.detail, 200)}")
+        elif change.outcome == "failed":
+            reason = _short(change.detail.removesuffix("; the indexed copy is kept"), 200)
+            lines.append(f"• {_address(change.target)} — ⚠️ {reason} (the indexed copy is kept)")
+    return _fit(lines)

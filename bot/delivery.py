@@ -56,7 +56,7 @@ class Target(Protocol):
 class MessageTarget:
     """An answer given as a reply message, edited in place; extra pieces follow in the same channel."""
 
-    def __init__(self, channel: discord.abc.Messageable, reply_to: discord.Message) -> None:
+    def __init__(self, channel: discord.abc.Messageable, reply_to: discord.Message | discord.MessageReference) -> None:
         self.channel = channel
         self.reply_to = reply_to
         self.message: discord.Message | None = None
@@ -217,8 +217,8 @@ async def deliver(
     observer: Observer = NULL_OBSERVER,
     notify: Callable[[ReviewSignal], None] | None = None,
 ) -> Answer | None:
-    """Stream one answer into `target`. Every failure ends as a short message to the asker, never a traceback.
-    A refusal is reported through `notify` (the review queue's signal)."""
+    """Stream one answer into `target` (a refusal is also told to `notify`, the review queue's signal). Every
+    failure ends as a short message to the asker, never a traceback."""
     throttle = Throttle(target, interval)
     started = time.monotonic()
     answer_id = secrets.token_hex(6)  # chosen first: every log line of this question carries it

@@ -10,7 +10,7 @@ import discord
 from rag.answer_parts import REFUSAL
 from rag.labels import Label, label_answer
 from rag.text import SENTENCE_END
-from rag.types import Answer, Citation
+from rag.types import Answer, Citation, PrimarySource, SourceInfo
 
 MESSAGE_LIMIT = 2000
 EMBED_DESCRIPTION_LIMIT = 4096
@@ -150,7 +150,7 @@ def answer_text(answer: Answer) -> str:
     """The answer with its labels: what kind of answer it is, and any notes."""
     labels = label_answer(answer)
     if labels.refused:
-        closest = "\n".join(f"• {_link(s.title, s.url)}" for s in answer.closest)
+        closest = "\n".join(_closest_line(s) for s in answer.closest)
         # The core says why it refused ("I only understand questions in English ..."); the usual reason reads as
         # the usual label.
         reason = answer.text.strip()
@@ -164,12 +164,20 @@ def answer_text(answer: Answer) -> str:
     return "\n\n".join(lines)
 
 
+def _closest_line(source: SourceInfo) -> str:
+    """A refusal's closest source, checkable like a citation: a brief says so and links its primary sources."""
+    line = f"• {_link(source.title, source.url)}" + (f" — {CURATED}" if source.kind == "brief" else "")
+    primary = _primary_line(source.primary_sources, _CLOSEST_PRIMARY)
+    return line + (f"\n  {primary}" if primary else "")
+
+
 def _link(title: str, url: str) -> str:
     safe = discord.utils.escape_markdown(title).replace("[", "\\[").replace("]", "\\]")
     return f"[{safe}](<{url}>)" if url else safe  # <url> keeps Discord from unfurling a preview
 
 
 CURATED = "curated brief"
+_CLOSEST_PRIMARY = 3  # primary sources linked per closest source of a refusal: the rest are counted
 UNCONFIRMED = "*(link not confirmed)*"
 # How far the sources embed shrinks before cutting whole sources: (quote characters, primary sources per brief).
 _EMBED_LEVELS = ((QUOTE_CHARS, 4), (120, 4), (120, 2), (60, 2), (0, 2), (0, 1), (0, 0))
@@ -179,13 +187,13 @@ def _meta(citation: Citation) -> str:
     return " · ".join(x for x in (CURATED if citation.curated else "", citation.publisher, citation.published) if x)
 
 
-def _primary_line(citation: Citation, limit: int | None = None) -> str:
+def _primary_line(sources: tuple[PrimarySource, ...], limit: int | None = None) -> str:
     """A brief's primary sources on one line, linked; `limit` keeps the first few and counts the rest."""
-    shown = citation.primary_sources if limit is None else citation.primary_sources[:limit]
+    shown = sources if limit is None else sources[:limit]
     if not shown:
         return ""
     links = [_link(p.title, p.url) + ("" if p.confirmed else f" {UNCONFIRMED}") for p in shown]
-    rest = len(citation.primary_sources) - len(shown)
+    rest = len(sources) - len(shown)
     return "Primary sources: " + " · ".join(links) + (f" · and {rest} more" if rest else "")
 
 
@@ -195,7 +203,7 @@ def _source_line(citation: Citation, quote_chars: int, primary_max: int) -> str:
     line = f"**[{citation.n}]** {_link(citation.title, citation.url)}" + (f" — {meta}" if meta else "")
     if citation.outdated:
         line += f" · {OUTDATED_LABEL}"
-    if primary_max and (primary := _primary_line(citation, primary_max)):
+    if primary_max and (primary := _primary_line(citation.primary_sources, primary_max)):
         line += f"\n{primary}"
     return line + (f"\n> {discord.utils.escape_markdown(quote)}" if quote else "")
 
@@ -234,7 +242,7 @@ def full_quotes(citations: tuple[Citation, ...]) -> list[str]:
         meta = " · ".join(x for x in (CURATED if c.curated else "", c.published) if x)
         head = f"**[{c.n}]** {_link(c.title, c.url)}" + (f" — {meta}" if meta else "")
         section = f"\n*{discord.utils.escape_markdown(c.section)}*" if c.section else ""
-        primary = _primary_line(c)
+        primary = _primary_line(c.primary_sources)
         blocks.append(
             f"{head}{section}\n> {discord.utils.escape_markdown(c.quote)}" + (f"\n{primary}" if primary else "")
         )

@@ -19,7 +19,7 @@ MAX_LINKS = 5  # jump links shown; the rest are counted
 _KIND_TEXT: dict[Kind, str] = {"refused": "🤷 refused", "downvote": "👎 voted down", "human": "🙋 asked for a human"}
 _EMBED_FIELD_MAX = 1024  # Discord's limit on an embed field's value
 _DESCRIPTION_MAX = 4096
-OPEN_STATUS = "🟠 **Open**: write an FAQ entry, or dismiss it."
+OPEN_STATUS = "🟠 **Open**: write an FAQ entry, add a source, or dismiss it."
 NOTHING_CLOSE = "*none: the corpus has nothing near this question*"
 
 

@@ -154,9 +154,9 @@ class Gate:
 
 
 # Held-out, scripted model, full corpus (README, "Measured"): recall@1 0.722 [0.59-0.83], recall@5 0.889
-# [0.80-0.96], MRR 0.835 [0.75-0.91], conflicts 0.857 [0.57-1.00], extractive facts 0.685 [0.56-0.81]. The
+# [0.80-0.96], MRR 0.835 [0.75-0.91], conflicts 0.857 [0.57-1.00], extractive facts 0.741 [0.61-0.85]. The
 # goal (0.85 / 0.97 / 0.90 / 0.9) is out of reach with all-MiniLM-L6-v2; each gate is its interval's low end.
-HELDOUT_GATE = Gate(recall_at_1=0.59, recall=0.80, mrr=0.75, conflict_pairs=0.57, refusal=0.9, extractive_facts=0.56)
+HELDOUT_GATE = Gate(recall_at_1=0.59, recall=0.80, mrr=0.75, conflict_pairs=0.57, refusal=0.9, extractive_facts=0.61)
 
 
 def check_gate(report: EvalReport, part: PartReport, gate: Gate) -> list[str]:

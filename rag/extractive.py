@@ -17,6 +17,7 @@ _Ranked = dict[int, list[tuple[float, int, str]]]
 
 _MIN_SENTENCE_CHARS = 30  # shorter lines are list labels and headings, not statements
 _KEEP_RATIO = 0.7  # measured on the dev set with bench/bench_extractive.py (README, "Measured")
+_PER_PASSAGE = 4  # a topic sentence and the details after it come from one passage (dev set, as above)
 
 
 def _claims_of_corrections(
@@ -60,8 +61,10 @@ def extractive_answer(
     if not candidates:
         return refusal(result)
     texts = [s for _, s in candidates]
-    base = index.score_sentences(question, texts)
-    scores = answer_scores(question, texts, base, [pi for pi, _ in candidates], len(passages))
+    # What was searched: a follow-up ("is it still blocked there?") as made self-contained by the rewrite.
+    asked = result.query or question
+    base = index.score_sentences(asked, texts)
+    scores = answer_scores(asked, texts, base, [pi for pi, _ in candidates], len(passages))
     best: _Ranked = {}
     scored: list[tuple[float, int, int, str]] = []
     for order, ((pi, sentence), value, shared) in enumerate(zip(candidates, scores, base, strict=True)):
@@ -69,7 +72,7 @@ def extractive_answer(
         # Keyword-only: a sentence sharing no word with the question is unrelated, whatever its shape.
         if index.embedder is not None or shared > 0:
             scored.append((float(value), pi, order, sentence))
-    picked = choose(scored, limit=max_sentences, keep_ratio=_KEEP_RATIO)
+    picked = choose(scored, limit=max_sentences, keep_ratio=_KEEP_RATIO, per_passage=_PER_PASSAGE)
     if not picked:
         return refusal(result)
     picked = sorted(picked + _claims_of_corrections(result, passages, picked, best))

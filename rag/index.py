@@ -103,7 +103,8 @@ class Index:
         index = LexicalIndex.load(folder, generation)
         if index is None:
             index = LexicalIndex.build(list(self.catalog.iter_chunks()), generation)
-            index.save(folder)
+            if self.catalog.generation == generation:  # a shared catalog may have moved on while it read the chunks
+                index.save(folder)
             log.info("BM25 built for generation %d (%d chunks)", generation, len(index.ids))
         return index
 

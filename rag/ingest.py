@@ -141,7 +141,7 @@ def _ingest_draft(
     report = IngestReport()
     if rebuild:
         index.catalog.clear()
-        if index.store is not None:
+        if index.store is not None and _reset_on_rebuild(index):
             index.store.reset()
     elif index.embedder is not None:
         index.check_embedder()
@@ -302,6 +302,16 @@ def _remove_stale(
         index.catalog.remove_document(record.source.id)
         _drop_vectors(index, ids)
         report.removed.append(record.path)
+
+
+def _reset_on_rebuild(index: Index) -> bool:
+    """Whether a rebuild empties the vector store. A shared store is being searched by other processes: it is
+    kept unless its vectors come from another embedding model (they could not be used anyway). Vectors are keyed
+    by content, so the rebuilt catalog finds its passages' vectors there, and the sweep drops the rest."""
+    if not index.catalog.shared or index.store is None or index.embedder is None:
+        return True
+    recorded = index.store.recorded_embedder()
+    return recorded is not None and recorded[0] != index.embedder.name
 
 
 def _drop_vectors(index: Index, ids: set[str]) -> None:

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import TYPE_CHECKING
 
-import httpx
-
 from rag.errors import UrlSourceError
 
 if TYPE_CHECKING:
+    import httpx
+
     from rag.config import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,8 @@ def check_url(url: str) -> httpx.URL:
         raise UrlSourceError(f"the address is {len(text):,} characters long; the limit is {MAX_URL_CHARS:,}")
     if any(ch.isspace() or ord(ch) < 32 for ch in text):
         raise UrlSourceError("the address contains spaces or control characters")
+    import httpx  # here, not at the top: importing httpx loads rich, which the core's layers must not pull in
+
     try:
         parsed = httpx.URL(text)
     except (httpx.InvalidURL, ValueError) as exc:
@@ -100,14 +102,32 @@ def check_url(url: str) -> httpx.URL:
     return parsed
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # IPv6 addresses a DNS64 network gives IPv4-only hosts
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for or leads to (mapped, 6to4, Teredo client, NAT64), if any."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+    return None
+
+
 def address_problem(address: Address, allow: bool | tuple[Network, ...]) -> str | None:
-    """Why `address` may not be fetched, or None. An IPv4 address written as IPv6 (::ffff:10.0.0.1) is judged as
-    the IPv4 address it is."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address.is_global and not address.is_multicast:
-        return None
-    if allow is True or (allow and any(address in net for net in allow if net.version == address.version)):
+    """Why `address` may not be fetched, or None. An IPv6 address carrying an IPv4 one (::ffff:10.0.0.1 is that
+    address written as IPv6; 6to4, Teredo and NAT64 addresses lead to it) is judged by the IPv4 address."""
+    if isinstance(address, ipaddress.IPv6Address) and (inner := _embedded_ipv4(address)) is not None:
+        problem = address_problem(inner, allow)
+        if problem is None or address.ipv4_mapped is not None:
+            return problem
+        return f"{address} leads to {inner}; {problem}"
+    public = address.is_global and not (address.is_multicast or address.is_reserved)
+    if public or allow is True or (allow and any(address in net for net in allow if net.version == address.version)):
         return None
     kind = (
         "a loopback"
@@ -147,7 +167,10 @@ def _pinned_request(
 ) -> httpx.Request:
     host_header = url.netloc.decode("ascii")
     extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
-    request = client.build_request("GET", url.copy_with(host=str(address)), headers={**headers, "Host": host_header})
+    # Connection: close: a pool keys connections by the URL's host, here the address; another name served from
+    # the same address must never reuse a TLS connection verified for this one.
+    pinned = {**headers, "Host": host_header, "Connection": "close"}
+    request = client.build_request("GET", url.copy_with(host=str(address)), headers=pinned)
     request.extensions.update(extensions)
     return request
 
@@ -162,9 +185,15 @@ def conditional_headers(etag: str = "", last_modified: str = "") -> dict[str, st
 
 
 def new_client(policy: FetchPolicy) -> httpx.AsyncClient:
+    import httpx
+
     timeout = httpx.Timeout(policy.timeout, pool=policy.timeout)
     return httpx.AsyncClient(
-        timeout=timeout, follow_redirects=False, trust_env=False, headers={"User-Agent": _USER_AGENT}
+        timeout=timeout,
+        limits=httpx.Limits(max_keepalive_connections=0),  # see _pinned_request: no connection is reused
+        follow_redirects=False,
+        trust_env=False,
+        headers={"User-Agent": _USER_AGENT},
     )
 
 
@@ -172,6 +201,8 @@ async def fetch(
     url: str, policy: FetchPolicy, *, etag: str = "", last_modified: str = "", client: httpx.AsyncClient | None = None
 ) -> Fetched | NotModified:
     """Fetch `url` for the index; UrlSourceError (one line) for anything that keeps it from being a source."""
+    import httpx
+
     own = client is None
     client = client or new_client(policy)
     try:

@@ -77,11 +77,15 @@ class WebSources:
         try:
             check_url(url)
             fetched = await fetch(url, self.policy)
-            assert isinstance(fetched, Fetched)  # no conditional headers were sent: never 304
+            if not isinstance(fetched, Fetched):
+                raise UrlSourceError("the server answered 304 Not Modified to a plain request")
             return await asyncio.to_thread(self._store_sync, fetched, await self._known(url))
         except (UrlSourceError, DocumentError, EmbeddingError) as exc:
             log.info("URL source %s refused: %s", url, exc)
             return SourceChange(url, "failed", f"{exc}; nothing was changed")
+        except OSError as exc:  # the data folder (the registry's files)
+            log.warning("URL source %s: cannot use the data folder: %s", url, exc)
+            return SourceChange(url, "failed", f"cannot use the data folder ({exc.strerror or exc})")
 
     async def _known(self, url: str) -> UrlSource | None:
         return await asyncio.to_thread(self.registry.get, url)
@@ -104,6 +108,10 @@ class WebSources:
         except (UrlSourceError, DocumentError, EmbeddingError) as exc:
             log.info("refreshing %s failed: %s", source.url, exc)
             return SourceChange(source.url, "failed", f"{exc}; the indexed copy is kept", source_id=source.source_id)
+        except OSError as exc:
+            log.warning("refreshing %s: cannot use the data folder: %s", source.url, exc)
+            detail = f"cannot use the data folder ({exc.strerror or exc}); the indexed copy is kept"
+            return SourceChange(source.url, "failed", detail, source_id=source.source_id)
 
     def _store_sync(self, fetched: Fetched, known: UrlSource | None) -> SourceChange:
         """Read the page, index it, then record it; blocking (embedding)."""

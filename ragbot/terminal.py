@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from curation.db import Stats
-    from rag.types import Answer, Citation, PrimarySource, SearchResult
+    from rag.types import Answer, Citation, PrimarySource, SearchResult, SourceInfo
 
 CURATED = "curated brief"
 UNCONFIRMED = "link not confirmed"
@@ -49,12 +49,17 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "grounded": answer.grounded,
         "refused": answer.refused,
         "mode": answer.mode,
-        "closest": [{"id": s.id, "title": s.title, "url": s.url} for s in answer.closest],
+        "closest": [_source_json(s) for s in answer.closest],
         "model": answer.model or None,
         "usage": asdict(answer.usage) if answer.usage else None,
         "notes": list(answer.notes),
         "flagged": list(answer.flagged),
     }
+
+
+def _source_json(s: SourceInfo) -> dict[str, Any]:
+    """A refusal's closest source, checkable like a citation: a brief brings its primary sources."""
+    return {"id": s.id, "title": s.title, "url": s.url, "primary_sources": primary_json(s.primary_sources)}
 
 
 def _citation_json(c: Citation) -> dict[str, Any]:
@@ -131,7 +136,11 @@ def _render_refusal(answer: Answer) -> str:
     lines = [answer.text]
     if answer.closest:
         lines += ["", LABEL_TEXT[Label.REFUSED]]
-        lines += [f"  - {s.title}" + (f" — {s.url}" if s.url else "") for s in answer.closest]
+        for s in answer.closest:
+            lines.append(
+                f"  - {s.title}" + (f" ({CURATED})" if s.kind == "brief" else "") + (f" — {s.url}" if s.url else "")
+            )
+            lines += _primary_lines(s.primary_sources, indent="    ")
     return "\n".join(lines)
 
 
@@ -151,9 +160,13 @@ def _source_lines(answer: Answer, outdated: frozenset[int]) -> list[str]:
 
 def primary_source_lines(c: Citation) -> list[str]:
     """A curated brief's primary sources under its citation: where a reader checks what the brief says."""
-    if not c.primary_sources:
+    return _primary_lines(c.primary_sources, indent="    ")
+
+
+def _primary_lines(sources: tuple[PrimarySource, ...], indent: str) -> list[str]:
+    if not sources:
         return []
-    return ["    primary sources:", *(f"      - {_primary_line(p)}" for p in c.primary_sources)]
+    return [f"{indent}primary sources:", *(f"{indent}  - {_primary_line(p)}" for p in sources)]
 
 
 def _primary_line(source: PrimarySource) -> str:

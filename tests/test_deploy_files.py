@@ -15,6 +15,7 @@ import typer
 import yaml
 from helpers import REPO
 
+from rag.config import DiscordSettings
 from rag.settings_env import setting_names
 from ragbot.cli import app
 
@@ -118,3 +119,71 @@ def test_the_lock_pins_every_dependency(requirement: str) -> None:
         if "==" in line and not line.startswith("#")
     }
     assert name in pins
+
+
+# --- deploy/docker-compose.scale.yml: two bot processes (one shard each), PostgreSQL, chroma, Prometheus ----------
+SCALE = REPO / "deploy" / "docker-compose.scale.yml"
+
+
+def _scale() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(SCALE.read_text())
+    return loaded
+
+
+def _bots(services: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Each bot service's environment (the services that run `ragbot run`, the image's default command)."""
+    return {name: s["environment"] for name, s in services.items() if name.startswith("bot-")}
+
+
+def test_scale_compose_sets_only_real_settings_and_runs_real_commands() -> None:
+    services = _scale()["services"]
+    used = {name for s in services.values() for name in s.get("environment", {}) if name.startswith("RAGBOT_")}
+    assert used - setting_names() == set() and "RAGBOT_DISCORD__SHARD_IDS" in used
+    commands = [s["command"] for s in services.values() if s.get("command", ["x"])[0] == "ragbot"]
+    assert commands == [["ragbot", "ingest"]] and all(_is_ragbot_command(c) for c in commands)
+    assert services["chroma"]["command"] == _compose()["services"]["chroma"]["command"]
+
+
+def test_scale_compose_shards_cover_every_shard_once() -> None:
+    bots = _bots(_scale()["services"])
+    assert len(bots) == 2
+    counts = {env["RAGBOT_DISCORD__SHARD_COUNT"] for env in bots.values()}
+    assert len(counts) == 1
+    count = int(counts.pop())
+    ids = [
+        DiscordSettings(shard_count=count, shard_ids=json.loads(e["RAGBOT_DISCORD__SHARD_IDS"])) for e in bots.values()
+    ]
+    assert sorted(i for s in ids for i in s.shard_ids) == list(range(count))  # each shard served exactly once
+
+
+def test_scale_compose_bots_share_the_index_and_keep_their_own_disk() -> None:
+    services = _scale()["services"]
+    bots = _bots(services)
+    shared = ("RAGBOT_DATABASE__URL", "RAGBOT_CHROMA__HOST", "RAGBOT_CHROMA__PORT")
+    for name in shared:  # the ingest and every bot: one catalog, one vector store
+        assert len({env[name] for env in [*bots.values(), services["ingest"]["environment"]]}) == 1, name
+    url = services["ingest"]["environment"]["RAGBOT_DATABASE__URL"]
+    assert url.startswith("postgresql+asyncpg://") and "@db:5432/" in url  # PostgreSQL: the catalog is shared
+    volumes = [services[name]["volumes"][0].split(":")[0] for name in bots]
+    assert len(set(volumes)) == len(bots)  # each process has its own data folder, as on separate hosts
+    for name in bots:
+        assert services[name]["depends_on"] == {
+            "db": {"condition": "service_healthy"},
+            "chroma": {"condition": "service_healthy"},
+            "ingest": {"condition": "service_completed_successfully"},
+        }
+
+
+def test_prometheus_scrapes_every_bot_where_it_serves_metrics() -> None:
+    services = _scale()["services"]
+    mount = services["prometheus"]["volumes"][0].split(":")
+    config = yaml.safe_load((SCALE.parent / mount[0]).read_text())
+    assert mount[1] == "/etc/prometheus/prometheus.yml"
+    targets = {t for job in config["scrape_configs"] for c in job["static_configs"] for t in c["targets"]}
+    served = set()
+    for name, env in _bots(services).items():
+        assert env["RAGBOT_METRICS__HOST"] == "0.0.0.0"  # reachable from the Prometheus container
+        served.add(f"{name}:{env['RAGBOT_METRICS__PORT']}")
+        health = " ".join(services[name]["healthcheck"]["test"])
+        assert f"127.0.0.1:{env['RAGBOT_METRICS__PORT']}/readyz" in health
+    assert targets == served

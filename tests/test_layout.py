@@ -14,6 +14,9 @@ from helpers import REPO
 LAYERS = ("ragbot", "bot", "curation", "rag")
 # Third-party libraries that belong to one layer: the core must not load Discord or the database.
 OWNED = {"discord": "bot", "sqlalchemy": "curation", "alembic": "curation", "typer": "ragbot", "rich": "ragbot"}
+# Owned libraries that a dependency of a lower layer loads by itself, so only the import statements are checked:
+# httpx (the core's HTTP client, and openai's) imports rich for its command-line client whenever rich is installed.
+LOADED_BY_DEPENDENCIES = {"rich"}
 
 
 def _modules(package: str) -> list[str]:
@@ -58,7 +61,7 @@ def test_no_import_statement_points_up(package: str) -> None:
 def test_loading_a_layer_loads_nothing_above_it(package: str) -> None:
     """In a fresh interpreter: import every module of the layer, then list what got loaded from above."""
     modules = _modules(package)
-    forbidden = sorted(_forbidden(package))
+    forbidden = sorted(_forbidden(package) - LOADED_BY_DEPENDENCIES)
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"

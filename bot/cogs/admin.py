@@ -13,7 +13,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.admin_rendering import render_reindex, render_source_change, render_sources_page, render_stats
+from bot.admin_rendering import (
+    render_refresh,
+    render_reindex,
+    render_source_change,
+    render_sources_page,
+    render_stats,
+)
 from bot.delivery import NO_MENTIONS
 from bot.paging import PER_PAGE, Page, clamp_page, edit_page, page_count, send_page
 from bot.permissions import NOT_ADMINISTRATOR, NOT_MODERATOR, is_administrator, is_moderator
@@ -25,9 +31,21 @@ from rag.web import MAX_URL_CHARS
 
 if TYPE_CHECKING:
     from bot.client import RagBot
+    from rag.web_sources import SourceChange
 
 log = logging.getLogger(__name__)
 REINDEX_RUNNING = "A reindex is already running; its report will appear where it was started."
+
+
+async def add_web_page(bot: RagBot, interaction: discord.Interaction, url: str) -> SourceChange:
+    """What `/sources add` and a review card's "Add source" do once the administrator is checked: download and
+    index the page (the reply waits meanwhile), and log who added what."""
+    await interaction.response.defer(ephemeral=True, thinking=True)  # a download, then embedding
+    change = await bot.service.add_url(url)
+    log.warning(
+        "source %s by %s in guild %s: %s", change.outcome, interaction.user.id, interaction.guild_id, change.line()
+    )
+    return change
 
 
 class AdminCog(commands.Cog, name="Admin"):
@@ -102,11 +120,7 @@ class AdminCog(commands.Cog, name="Admin"):
         if not is_administrator(interaction):
             await reply(interaction, NOT_ADMINISTRATOR)
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)  # a download, then embedding
-        change = await self.bot.service.add_url(url)
-        log.warning(
-            "source %s by %s in guild %s: %s", change.outcome, interaction.user.id, interaction.guild_id, change.line()
-        )
+        change = await add_web_page(self.bot, interaction, url)
         await reply(interaction, render_source_change(change))
 
     @sources.command(name="remove", description="Administrators: stop citing a web page added with /sources add.")
@@ -123,6 +137,16 @@ class AdminCog(commands.Cog, name="Admin"):
             "source %s by %s in guild %s: %s", change.outcome, interaction.user.id, interaction.guild_id, change.line()
         )
         await reply(interaction, render_source_change(change))
+
+    @sources.command(name="refresh", description="Administrators: download the web pages again where they changed.")
+    async def refresh_sources(self, interaction: discord.Interaction) -> None:
+        if not is_administrator(interaction):
+            await reply(interaction, NOT_ADMINISTRATOR)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        changes = await self.bot.service.refresh_urls()
+        log.warning("web pages refreshed by %s: %s", interaction.user.id, [c.line() for c in changes])
+        await reply(interaction, render_refresh(changes))
 
     @app_commands.command(name="reindex", description="Administrators: index new and changed source files now.")
     @app_commands.guild_only()

@@ -8,20 +8,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands
 
-from bot.admin_rendering import saved_text
-from bot.delivery import NO_MENTIONS
+from bot.admin_rendering import render_source_change, saved_text
+from bot.cogs.admin import add_web_page
+from bot.delivery import NO_MENTIONS, Asker, MessageTarget
 from bot.modals import FaqDraft, FaqModal
-from bot.permissions import NOT_MODERATOR, is_moderator
+from bot.permissions import NOT_ADMINISTRATOR, NOT_MODERATOR, is_administrator, is_moderator
 from bot.rendering import render_answer
-from bot.replies import reply, report_error
-from bot.review_rendering import render_card
+from bot.replies import reply
+from bot.review_rendering import render_card, source_link
+from bot.review_views import REVIEW_COG, Action, ReviewButton, SourceModal, card_view
 from curation.faq import FaqBook, FaqMatcher
 from curation.review import ReviewQueue, Sighting
 from rag.config import FaqSettings
@@ -31,58 +32,16 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable
 
     from bot.client import RagBot
+    from bot.cogs.ask import AskCog
     from bot.events import ReviewSignal
     from curation.db.records import FaqRecord
-    from curation.review import Card
+    from curation.review import Card, Place
     from rag.service import RagService
 
 log = logging.getLogger(__name__)
-Action = Literal["faq", "dismiss"]
 ALREADY_CLOSED = "This card is closed already; nothing was changed."
-_LABELS: dict[Action, tuple[str, str, discord.ButtonStyle]] = {
-    "faq": ("Write FAQ", "✍️", discord.ButtonStyle.primary),
-    "dismiss": ("Dismiss", "🗑️", discord.ButtonStyle.secondary),
-}
+CLOSED_MEANWHILE = "The card had been closed meanwhile."
 Postable = discord.TextChannel | discord.Thread
-
-
-class ReviewButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"ragbot:review:(?P<action>faq|dismiss):(?P<id>[0-9]+)"
-):
-    """A button on a card; the card id is in its custom id, so it keeps working after a restart."""
-
-    def __init__(self, action: Action, card_id: int) -> None:
-        self.action: Action = action
-        self.card_id = card_id
-        label, emoji, style = _LABELS[action]
-        super().__init__(
-            discord.ui.Button(style=style, label=label, emoji=emoji, custom_id=f"ragbot:review:{action}:{card_id}")
-        )
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> ReviewButton:
-        return cls("faq" if match["action"] == "faq" else "dismiss", int(match["id"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        cog = interaction.client.get_cog(ReviewCog.__cog_name__)  # type: ignore[attr-defined]
-        try:
-            if not isinstance(cog, ReviewCog):
-                raise RuntimeError("the review cog is not loaded")
-            await cog.pressed(interaction, self.action, self.card_id)
-        except Exception as exc:
-            await report_error(interaction, exc)
-
-
-def card_view(card: Card) -> discord.ui.View | None:
-    """The moderators' buttons under an open card; a closed card has none."""
-    if card.status != "open":
-        return None
-    view = discord.ui.View(timeout=None)
-    for action in _LABELS:
-        view.add_item(ReviewButton(action, card.id))
-    return view
 
 
 def _matcher(service: RagService) -> FaqMatcher:
@@ -106,7 +65,7 @@ def _sighting(signal: ReviewSignal) -> Sighting:
     )
 
 
-class ReviewCog(commands.Cog, name="Review"):
+class ReviewCog(commands.Cog, name=REVIEW_COG):
     def __init__(self, bot: RagBot) -> None:
         self.bot = bot
         self.queue = ReviewQueue(bot.db, _matcher(bot.service))
@@ -171,18 +130,33 @@ class ReviewCog(commands.Cog, name="Review"):
 
     # --- the buttons ----------------------------------------------------------------------------------
     async def pressed(self, interaction: discord.Interaction, action: Action, card_id: int) -> None:
-        """A card's button: moderators only, checked here whatever Discord shows to whom."""
-        if not is_moderator(interaction, self.bot.config) or interaction.guild_id is None:
-            await reply(interaction, NOT_MODERATOR)
+        """A card's button. Checked here, whatever Discord shows to whom: moderators curate; adding a source
+        changes what every server is answered from, so it takes an administrator, as `/sources add` does."""
+        if not await self._allowed(interaction, action):
             return
+        assert interaction.guild_id is not None
         card = await self.queue.get(card_id, interaction.guild_id)
         if card is None or card.status != "open":
             await reply(interaction, ALREADY_CLOSED)
-            return
-        if action == "faq":
+        elif action == "faq":
             save = functools.partial(self._save_faq, card=card)
             await interaction.response.send_modal(FaqModal(title="Write FAQ", question=card.question, on_submit=save))
-            return
+        elif action == "source":
+            await interaction.response.send_modal(SourceModal(functools.partial(self._add_source, card=card)))
+        else:
+            await self._dismiss(interaction, card)
+
+    async def _allowed(self, interaction: discord.Interaction, action: Action) -> bool:
+        if action == "source":
+            allowed, refusal = is_administrator(interaction), NOT_ADMINISTRATOR
+        else:
+            allowed, refusal = is_moderator(interaction, self.bot.config), NOT_MODERATOR
+        if not allowed or interaction.guild_id is None:
+            await reply(interaction, refusal)
+            return False
+        return True
+
+    async def _dismiss(self, interaction: discord.Interaction, card: Card) -> None:
         async with self._locks[card.guild_id]:  # a signal being filed must not re-show the card as open
             closed = await self.queue.close(
                 card.id, card.guild_id, status="dismissed", by=interaction.user.id, how="dismissed"
@@ -192,40 +166,77 @@ class ReviewCog(commands.Cog, name="Review"):
                 return
             await interaction.response.edit_message(embed=render_card(closed), view=None, allowed_mentions=NO_MENTIONS)
 
+    async def _close(self, card: Card, by: int, how: str) -> Card | None:
+        """Resolve the card and show it resolved; None when it had been closed meanwhile."""
+        async with self._locks[card.guild_id]:  # a signal being filed must not re-show the card as open
+            closed = await self.queue.close(card.id, card.guild_id, status="resolved", by=by, how=how)
+            if closed is not None:
+                await self._quietly(self._edit(closed), f"review card {card.id}: could not edit it")
+        return closed
+
     async def _save_faq(self, interaction: discord.Interaction, draft: FaqDraft, *, card: Card) -> None:
         """Save the entry (its rules are the FAQ's: curation.faq.validate_faq), close the card, answer the
         askers still waiting in an open thread, and tell the moderator."""
-        if not is_moderator(interaction, self.bot.config):
-            await reply(interaction, NOT_MODERATOR)
+        if not await self._allowed(interaction, "faq"):
             return
         entry = await self.bot.db.add_faq(card.guild_id, draft.question, draft.answer, author_id=interaction.user.id)
         await interaction.response.defer(ephemeral=True, thinking=True)  # posting in threads may take a moment
-        how = f"wrote FAQ entry #{entry.id}"
-        async with self._locks[card.guild_id]:  # a signal being filed must not re-show the card as open
-            closed = await self.queue.close(card.id, card.guild_id, status="resolved", by=interaction.user.id, how=how)
-            if closed is not None:
-                await self._quietly(self._edit(closed), f"review card {card.id}: could not edit it")
+        closed = await self._close(card, interaction.user.id, f"wrote FAQ entry #{entry.id}")
         notes = [saved_text(entry)]
         if closed is None:
-            notes.append("The card had been closed meanwhile; the entry is saved all the same.")
-        else:
-            answered = await self._answer_askers(closed, entry)
-            if answered:
-                notes.append(f"Posted the answer in {answered} open thread{'s' if answered > 1 else ''}.")
+            notes.append(f"{CLOSED_MEANWHILE} The entry is saved all the same.")
+        elif answered := await self._post_faq(closed, entry):
+            notes.append(f"Posted the answer in {_threads(answered)}.")
         await reply(interaction, "\n".join(notes))
 
-    async def _answer_askers(self, card: Card, entry: FaqRecord) -> int:
-        """The new answer, posted where the question was asked if that is a thread or forum post still open."""
+    async def _add_source(self, interaction: discord.Interaction, url: str, *, card: Card) -> None:
+        """The same path as `/sources add`; a page that was added (or re-read) resolves the card, and the
+        question is answered again where it was asked, in threads still open."""
+        if not await self._allowed(interaction, "source"):
+            return
+        change = await add_web_page(self.bot, interaction, url)
+        notes = [render_source_change(change)]
+        if change.outcome in ("added", "updated"):
+            how = f"added the source {source_link(change.title or url, url)}"
+            closed = await self._close(card, interaction.user.id, how)
+            if closed is None:
+                notes.append(CLOSED_MEANWHILE)
+            elif answered := await self._answer_again(closed):
+                notes.append(f"Answered the question again in {_threads(answered)}.")
+        await reply(interaction, "\n".join(notes))
+
+    def _open_threads(self, card: Card) -> list[tuple[discord.Thread, Place]]:
+        """The threads and forum posts the card's question was asked in that are still open, with where."""
+        found: dict[int, tuple[discord.Thread, Place]] = {}
+        for place in card.places:
+            thread = self.bot.get_channel(place.channel_id)
+            if isinstance(thread, discord.Thread) and not (thread.archived or thread.locked):
+                found.setdefault(thread.id, (thread, place))
+        return list(found.values())
+
+    async def _post_faq(self, card: Card, entry: FaqRecord) -> int:
         answer = Answer(entry.answer, entry.citations, bool(entry.citations), False, "faq", faq_id=entry.id)
         rendered = render_answer(answer)
         posted = 0
-        for channel_id in dict.fromkeys(place.channel_id for place in card.places):
-            thread = self.bot.get_channel(channel_id)
-            if not isinstance(thread, discord.Thread) or thread.archived or thread.locked:
-                continue
-            if await self._quietly(_post(thread, rendered.messages, rendered.embed), f"thread {channel_id}"):
-                posted += 1
+        for thread, _ in self._open_threads(card):
+            posted += await self._quietly(_post(thread, rendered.messages, rendered.embed), f"thread {thread.id}")
         return posted
+
+    async def _answer_again(self, card: Card) -> int:
+        """The question asked anew in each open thread, through the ask cog's one answer path (answer slots,
+        shutdown grace; a question still refused opens a new card), as if its asker had asked it there."""
+        ask: AskCog | None = self.bot.get_cog("AskCog")  # type: ignore[assignment]
+        if ask is None:
+            return 0
+        answered = 0
+        for thread, place in self._open_threads(card):
+            # Under the message it was asked at; else under the post's opening message (whose id is the thread's).
+            asked_at = place.message_id if place.message_id is not None else thread.id
+            reference = discord.MessageReference(message_id=asked_at, channel_id=thread.id, fail_if_not_exists=False)
+            asker = Asker(place.user_id, card.guild_id, thread.id, "thread")
+            answer = await ask.answer(card.question, [], MessageTarget(thread, reference), asker)
+            answered += answer is not None
+        return answered
 
     @staticmethod
     async def _quietly(work: Awaitable[bool | None], what: str) -> bool:
@@ -235,6 +246,10 @@ class ReviewCog(commands.Cog, name="Review"):
         except discord.HTTPException as exc:
             log.info("%s: %s", what, exc)
             return False
+
+
+def _threads(n: int) -> str:
+    return f"{n} open thread{'s' if n != 1 else ''}"
 
 
 async def _post(thread: discord.Thread, pieces: tuple[str, ...], embed: discord.Embed | None) -> None:

@@ -101,6 +101,8 @@ class SqlCatalog:
         self._previous = 0  # the one before: searches that began on it finish on it
         self._checked = float("-inf")
         self._local = threading.local()  # the writer's connection and draft, seen by the writer's thread only
+        self._sources: dict[tuple[int, ...], dict[str, SourceInfo]] = {}
+        self._documents_chunks: dict[tuple[int, str], list[Chunk]] = {}
         self._reader: psycopg.Connection[tuple[Any, ...]] | None = None
         conn = self._connect()
         with conn.transaction():
@@ -355,12 +357,23 @@ class SqlCatalog:
         return {r[0] for r in self._rows(sql, {"g": self.generation})}
 
     def _source_map(self, generations: list[int]) -> dict[str, SourceInfo]:
+        """The documents' citation data, newest generation first. Kept per generation set: a generation's rows
+        never change once it is live (a draft's do, so the writer reads them afresh)."""
+        key = tuple(generations)
+        draft = getattr(self._local, "draft", None) is not None
+        cached = None if draft else self._sources.get(key)
+        if cached is not None:
+            return cached
         rows = self._rows(
             "SELECT DISTINCT ON (source_id) source_id, title, url, publisher, published, kind, primary_sources"
             " FROM rag_catalog_documents WHERE generation = ANY(%(gs)s) ORDER BY source_id, generation DESC",
             {"gs": generations},
         )
-        return {r[0]: _source(r) for r in rows}
+        found = {r[0]: _source(r) for r in rows}
+        if not draft:
+            with self._state:
+                self._sources = {k: v for k, v in self._sources.items() if set(k) & set(key)} | {key: found}
+        return found
 
     def get_chunks(self, chunk_ids: Iterable[str]) -> dict[str, Chunk]:
         """The chunks among `chunk_ids` in the generation read now, or in the one before it: a search that
@@ -380,13 +393,25 @@ class SqlCatalog:
         return {r[0]: _chunk_from_row(r, sources) for r in rows}
 
     def chunks_of(self, source_id: str) -> list[Chunk]:
-        return self._chunks("AND source_id = %(s)s", s=source_id)
+        """A document's chunks, in order. Kept per live generation: retrieval asks for the same few (the sources
+        a correction corrects) on every question, and a live generation never changes."""
+        if getattr(self._local, "draft", None) is not None:
+            return self._chunks("AND source_id = %(s)s", s=source_id)
+        generation = self.generation
+        found = self._documents_chunks.get((generation, source_id))
+        if found is None:
+            found = self._chunks("AND source_id = %(s)s", s=source_id, g=generation)
+            with self._state:
+                kept = (self._pinned, self._previous)
+                self._documents_chunks = {k: v for k, v in self._documents_chunks.items() if k[0] in kept}
+                self._documents_chunks[(generation, source_id)] = found
+        return found
 
     def iter_chunks(self) -> Iterator[Chunk]:
         yield from self._chunks()
 
     def _chunks(self, where: str = "", **params: Any) -> list[Chunk]:
-        generation = self.generation
+        generation: int = params.pop("g", None) or self.generation
         sources = self._source_map([generation])
         sql = f"SELECT {_CHUNK_READ} FROM rag_catalog_chunks WHERE generation = %(g)s {where} ORDER BY source_id, ord"
         return [_chunk_from_row(r, sources) for r in self._rows(sql, {"g": generation, **params})]

@@ -4,18 +4,22 @@ Discord."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import discord
+import pytest
 from fakes.discord_message_payloads import walk_components
 from fakes.discord_protocol import SEND_MESSAGES
 from fakes.discord_server import Call, FakeDiscord, InteractionOutcome, SentInteraction
+from fakes.web_site import WebSite
 from harness import Harness, HarnessFactory
+from web_pages import ACT_ANSWER, ACT_QUESTION, ACT_TITLE, act_html
 
 from bot.events import REVIEW_SIGNAL, ReviewSignal
-from bot.permissions import NOT_MODERATOR
+from bot.permissions import NOT_ADMINISTRATOR, NOT_MODERATOR
 from bot.rendering import FAQ_LABEL, REFUSAL_LABEL
 from bot.review_rendering import OPEN_STATUS, embed_as_text, render_card
 from curation.faq import FaqMatcher
@@ -27,6 +31,7 @@ BREAD_LATER = "Do you have a sourdough bread recipe?"
 FOUNDER = "Who founded DeepSeek?"
 ANSWER = "DeepSeek was founded by Liang Wenfeng [1]."
 TITLE = "Will China’s New AI Model DeepSeek Threaten U.S. Dominance?"
+LOOPBACK_PAGES = {"allow_private_urls": ["127.0.0.1/32"], "url_timeout": 5}
 FAQ_TEXT = "This server is about AI policy; the baking channel has sourdough recipes."
 
 
@@ -109,7 +114,7 @@ async def test_a_refused_question_posts_a_card_and_a_similar_one_edits_it(harnes
     assert fields["Signals"] == "🤷 refused ×1"
     assert fields["Asked"] == f"[1]({_jump(h, h.discord.channel_id, refused.message['id'])})"
     assert fields["Status"] == OPEN_STATUS
-    assert list(_buttons(card)) == ["Write FAQ", "Dismiss"]
+    assert list(_buttons(card)) == ["Write FAQ", "Add source", "Dismiss"]
 
     since = len(h.discord.calls)
     again = await _ask(h, BREAD_AGAIN)
@@ -182,6 +187,89 @@ async def test_write_faq_answers_the_thread_and_the_next_question(harness_factor
     assert faq.content == f"{FAQ_LABEL}\n\n{FAQ_TEXT}" and len(h.model.chat_requests) == asked
     assert len(h.discord.messages_in(_review_channel(h))) == 1  # answered from the FAQ: no new card
     assert h.discord.mention_violations == []
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[WebSite]:
+    async with WebSite() as served:
+        yield served
+
+
+async def test_add_source_resolves_the_card_and_answers_the_thread_again(
+    harness_factory: HarnessFactory, site: WebSite
+) -> None:
+    h = await harness_factory(setup=_review_desk, ingest_options=LOOPBACK_PAGES)
+    admin, mod = h.add_administrator(), h.add_moderator()
+    url = site.page("/news/act.html", act_html())
+    thread = await h.discord.create_thread(h.discord.channel_id, "audits")
+    h.model.enqueue_reply("The sources do not say [1].")
+    await h.discord.send_message(int(thread["id"]), ACT_QUESTION, mentions_bot=True)
+    unhelpful = await h.discord.wait_for_call(lambda c: c.method == "PATCH" and bool((c.json or {}).get("components")))
+    since = len(h.discord.calls)
+    message_id = int(unhelpful.response["id"])
+    down = next(custom_id for custom_id in _buttons(unhelpful.response).values() if ":down:" in custom_id)
+    await h.settled(await h.discord.click_button(message_id, down))
+    card = await _card_change(h, since)
+    assert _fields(card)["Signals"] == "👎 voted down ×1"
+    add = _buttons(card)["Add source"]
+
+    # A moderator may write FAQ entries, but a source changes every server's answers: administrators only.
+    text, refused = await _press(h, await h.discord.click_button(int(card["id"]), add, user_id=mod))
+    assert refused.ephemeral and text == NOT_ADMINISTRATOR and refused.modal is None
+    press = await h.discord.click_button(int(card["id"]), add, user_id=admin)
+    assert (await h.settled(press)).modal is not None
+
+    h.model.enqueue_reply(ACT_ANSWER)
+    submit = await h.discord.submit_modal(values={"url": url}, from_interaction=press, user_id=admin)
+    outcome = await h.settled(submit, timeout=60)
+    text = outcome.content or ""
+    assert outcome.ephemeral and text.startswith(f"🌐 **Added** [{ACT_TITLE}](<{url}>) — ")
+    assert text.endswith("\nAnswered the question again in 1 open thread.")
+
+    resolved = h.discord.message(int(card["id"]))
+    assert resolved is not None and resolved["components"] == []
+    assert _fields(resolved)["Status"] == f"✅ **Resolved** by <@{admin}>: added the source [{ACT_TITLE}](<{url}>)."
+    again = h.discord.messages_in(int(thread["id"]))[-1]
+    assert again["content"] == ACT_ANSWER and f"[{ACT_TITLE}](<{url}>)" in again["embeds"][0]["description"]
+    assert h.discord.mention_violations == []
+
+
+async def test_bad_input_leaves_the_card_open_and_a_stale_form_still_saves(
+    harness_factory: HarnessFactory, site: WebSite
+) -> None:
+    h = await harness_factory(setup=_review_desk, ingest_options=LOOPBACK_PAGES)
+    admin, mod = h.add_administrator(), h.add_moderator()
+    since = len(h.discord.calls)
+    await _ask(h, BREAD)
+    card = await _card_change(h, since)
+    buttons = _buttons(card)
+
+    press = await h.discord.click_button(int(card["id"]), buttons["Write FAQ"], user_id=mod)
+    await h.settled(press)
+    submit = await h.discord.submit_modal(values={"answer": "Ask @everyone"}, from_interaction=press, user_id=mod)
+    text, _ = await _press(h, submit)
+    assert text == "⚠️ The answer mentions @everyone, @here or a role; remove the mention."
+    press = await h.discord.click_button(int(card["id"]), buttons["Add source"], user_id=admin)
+    await h.settled(press)
+    picture = site.page("/picture.png", b"\x89PNG\r\n\x1a\n", "image/png")
+    submit = await h.discord.submit_modal(values={"url": picture}, from_interaction=press, user_id=admin)
+    text, _ = await _press(h, submit)
+    assert text.startswith(f"⚠️ Nothing was changed for <{picture}>: the page is image/png;")
+    still = h.discord.message(int(card["id"]))
+    assert still is not None and _fields(still)["Status"] == OPEN_STATUS and len(_buttons(still)) == 3
+    assert await h.db.faqs_for_guild(h.discord.guild_id) == []
+
+    # Two moderators at once: one opens the form, the other dismisses; the form's entry is still saved.
+    press = await h.discord.click_button(int(card["id"]), buttons["Write FAQ"], user_id=mod)
+    await h.settled(press)
+    await h.settled(await h.discord.click_button(int(card["id"]), buttons["Dismiss"], user_id=admin))
+    submit = await h.discord.submit_modal(values={"answer": FAQ_TEXT}, from_interaction=press, user_id=mod)
+    text, _ = await _press(h, submit)
+    assert "Saved FAQ entry **#1**" in text and text.endswith(
+        "The card had been closed meanwhile. The entry is saved all the same."
+    )
+    closed = h.discord.message(int(card["id"]))
+    assert closed is not None and _fields(closed)["Status"] == f"🗑️ **Dismissed** by <@{admin}>."
 
 
 async def test_dismiss_closes_the_card_and_a_later_question_opens_a_new_one(harness_factory: HarnessFactory) -> None:

@@ -84,3 +84,23 @@ def test_a_refusal_says_why() -> None:
     assert answer_text(usual).startswith(REFUSAL_LABEL + "\nThe closest sources I have:")
     english_only = Answer(ENGLISH_ONLY, (), False, True, "extractive", closest=closest)
     assert answer_text(english_only).startswith(f"🤷 **{ENGLISH_ONLY}**\nThe closest sources I have:")
+
+
+def test_a_refusals_closest_brief_links_its_primary_sources() -> None:
+    brief = SourceInfo("briefs/sell-off", "The Nvidia sell-off", "", "ragbot curators", "2026-11-28", "brief", PRIMARY)
+    many = SourceInfo("briefs/v3", "DeepSeek-V3", "", kind="brief", primary_sources=PRIMARY * 2)
+    article = SourceInfo("a", "Will China's new AI model threaten US dominance?", "https://example.org/a")
+    text = answer_text(Answer(REFUSAL, (), False, True, "extractive", closest=(brief, many, article)))
+    assert text.split("\n") == [
+        REFUSAL_LABEL,
+        "The closest sources I have:",
+        "• The Nvidia sell-off — curated brief",
+        "  Primary sources: [CNBC, Jan 27, 2025](<https://www.cnbc.com/nvidia>) *(link not confirmed)*"
+        " · [DeepSeek-V3 Technical Report](<https://arxiv.org/abs/2412.19437>) · A source with no address",
+        "• DeepSeek-V3 — curated brief",
+        "  Primary sources: [CNBC, Jan 27, 2025](<https://www.cnbc.com/nvidia>) *(link not confirmed)*"
+        " · [DeepSeek-V3 Technical Report](<https://arxiv.org/abs/2412.19437>) · A source with no address"
+        " · and 3 more",
+        "• [Will China's new AI model threaten US dominance?](<https://example.org/a>)",
+    ]
+    assert _links_whole(text)

@@ -12,6 +12,7 @@ from fakes.web_site import Endless, WebSite
 from harness import Harness, HarnessFactory
 from web_pages import ACT_ANSWER, ACT_FACT, ACT_QUESTION, ACT_TITLE, act_html
 
+from bot.admin_rendering import NO_URL_SOURCES
 from bot.permissions import NOT_ADMINISTRATOR
 
 LOOPBACK_ONLY = {"allow_private_urls": ["127.0.0.1/32"], "url_timeout": 5, "max_file_mb": 1}
@@ -41,7 +42,13 @@ def added_id(h: Harness) -> str | None:
 
 
 def _prompt(h: Harness) -> str:
-    return str(h.model.chat_requests[-1].json["messages"])
+    return str(h.model.chat_requests[-1].json)
+
+
+def _said(outcome: InteractionOutcome) -> str:
+    """What the user reads; a reply with no message fails here."""
+    assert outcome.content is not None, outcome
+    return outcome.content
 
 
 async def test_an_added_page_is_cited_by_the_next_answer(harness_factory: HarnessFactory, site: WebSite) -> None:
@@ -55,9 +62,9 @@ async def test_an_added_page_is_cited_by_the_next_answer(harness_factory: Harnes
 
     added = await _sources(h, "add", {"url": url}, admin)
     assert h.discord.interaction_responses(added.interaction_id)[0].json["type"] == 5  # deferred first
-    assert added.ephemeral and added.content.startswith(f"🌐 **Added** [{ACT_TITLE}](<{url}>) — ")
+    assert added.ephemeral and _said(added).startswith(f"🌐 **Added** [{ACT_TITLE}](<{url}>) — ")
     passages = len(h.service.index.catalog.chunks_of(str(added_id(h))))
-    assert added.content.endswith(
+    assert _said(added).endswith(
         f"— {passages} passage{'s' * (passages > 1)}. Questions about it are answered from it now."
     )
 
@@ -65,12 +72,12 @@ async def test_an_added_page_is_cited_by_the_next_answer(harness_factory: Harnes
     answer = await _ask(h, ACT_QUESTION)
     assert ACT_FACT in _prompt(h)  # the page's passage reached the model as source [1]
     assert answer.content == ACT_ANSWER
-    [embed] = answer.message["embeds"]
+    [embed] = answer.embeds
     assert f"**[1]** [{ACT_TITLE}](<{url}>)" in embed["description"]
 
     listing = await _sources(h, "list", {}, h.discord.user_id)
-    assert "— 2 in all (1 corpus files, 1 🌐 from a URL) · page 1/1" in listing.content
-    assert f"[{ACT_TITLE}](<{url}>) — 2025-03-14 · " in listing.content and " · 🌐 from a URL" in listing.content
+    assert "— 2 in all (1 corpus files, 1 🌐 from a URL) · page 1/1" in _said(listing)
+    assert f"[{ACT_TITLE}](<{url}>) — 2025-03-14 · " in _said(listing) and " · 🌐 from a URL" in _said(listing)
     assert h.discord.mention_violations == []
 
 
@@ -88,8 +95,8 @@ async def test_a_failed_page_is_one_line_and_changes_nothing(harness_factory: Ha
         (private, "refused 127.0.0.2: 127.0.0.2 is a loopback address; such addresses are refused unless"),
     ):
         failed = await _sources(h, "add", {"url": url}, admin)
-        assert failed.content.startswith(f"⚠️ Nothing was changed for <{url}>: {reason}")
-        assert "\n" not in failed.content
+        assert _said(failed).startswith(f"⚠️ Nothing was changed for <{url}>: {reason}")
+        assert "\n" not in _said(failed)
     assert (catalog.generation, catalog.chunk_count()) == before
 
 
@@ -97,18 +104,37 @@ async def test_remove_is_for_administrators(harness_factory: HarnessFactory, sit
     h = await harness_factory(ingest_options=LOOPBACK_ONLY)
     admin = h.add_administrator()
     url = site.page("/news/act.html", act_html())
-    assert (await _sources(h, "add", {"url": url}, admin)).content.startswith("🌐 **Added**")
+    assert _said(await _sources(h, "add", {"url": url}, admin)).startswith("🌐 **Added**")
     refused = await _sources(h, "remove", {"source": url}, h.add_moderator())
     assert refused.content == NOT_ADMINISTRATOR
 
     removed = await _sources(h, "remove", {"source": url}, admin)
-    assert removed.content.startswith(f"🗑️ **Removed** <{url}> (") and removed.content.endswith("no longer cited.")
+    assert _said(removed).startswith(f"🗑️ **Removed** <{url}> (") and _said(removed).endswith("no longer cited.")
     requests = len(h.model.chat_requests)
     h.model.enqueue_reply("The sources do not say [1].")
     answer = await _ask(h, ACT_QUESTION)
-    assert all(ACT_FACT not in str(r.json["messages"]) for r in h.model.chat_requests[requests:])
+    assert all(ACT_FACT not in str(r.json) for r in h.model.chat_requests[requests:])
     assert url not in str(answer.message) and added_id(h) is None
     again = await _sources(h, "remove", {"source": url}, admin)
     assert again.content == (
         f"⚠️ Nothing was changed for <{url}>: no URL source has this address or id (see the list of sources)"
     )
+
+
+async def test_refresh_reports_each_changed_or_failed_page(harness_factory: HarnessFactory, site: WebSite) -> None:
+    h = await harness_factory(ingest_options=LOOPBACK_ONLY)
+    admin = h.add_administrator()
+    assert _said(await _sources(h, "refresh", {}, admin)) == NO_URL_SOURCES
+    act = site.page("/news/act.html", act_html(), etag='"v1"')
+    notes = site.page("/notes.txt", "Veltania's chatbot registry opens in May.", "text/plain")
+    for url in (act, notes):
+        assert _said(await _sources(h, "add", {"url": url}, admin)).startswith("🌐 **Added**")
+    assert _said(await _sources(h, "refresh", {}, h.add_moderator())) == NOT_ADMINISTRATOR
+
+    site.page("/news/act.html", act_html("Vendors may appeal within sixty days."), etag='"v2"')
+    del site.pages["/notes.txt"]
+    report = _said(await _sources(h, "refresh", {}, admin)).splitlines()
+    assert report[0] == "🔄 **Web pages checked:** 1 updated, 0 unchanged, 1 failed"
+    assert report[1].startswith(f"• <{act}> — updated: “{ACT_TITLE}”, ")
+    assert report[2] == f"• <{notes}> — ⚠️ the server answered 404 Not Found (the indexed copy is kept)"
+    assert any("sixty days" in c.text for c in h.service.index.catalog.iter_chunks())

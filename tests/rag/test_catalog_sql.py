@@ -122,3 +122,20 @@ def test_old_vectors_outlive_their_generation_for_the_grace_period(
     assert sweeper.store.all_ids() == sweeper.catalog.all_chunk_ids()
     sweeper.close()
     reader.close()
+
+
+def test_a_rebuild_keeps_the_vectors_other_processes_search(
+    make_settings: SettingsFactory, indexed_corpus: Path, embedder: OnnxEmbedder, postgres_url: str
+) -> None:
+    settings = make_settings()
+    writer, reader = _index(settings, postgres_url, embedder), _index(settings, postgres_url, embedder, poll_seconds=0)
+    ingest(writer, [indexed_corpus], settings.chunking)
+    assert writer.store is not None
+    vectors = writer.store.all_ids()
+    report = ingest(writer, [indexed_corpus], settings.chunking, rebuild=True)
+    assert report.chunks_embedded == 0 and not report.failed  # every passage found its vector again
+    assert writer.store.all_ids() == vectors and reader.catalog.generation == 2
+    result = Retriever(reader, settings.retrieval).search("Who founded DeepSeek?")
+    assert result.relevant and "Liang Wenfeng" in " ".join(p.chunk.text for p in result.passages)
+    writer.close()
+    reader.close()

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import ssl
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
+import trustme
+from aiohttp import web
 from fakes.web_site import Dripping, Endless, WebSite
 from helpers import make_pdf
 from web_pages import REPORT_PAGES, act_html
 
 from rag.errors import UrlSourceError
-from rag.web import Fetched, FetchPolicy, NotModified, address_problem, check_url, fetch
+from rag.web import Fetched, FetchPolicy, NotModified, address_problem, check_url, fetch, resolve
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"),)
 POLICY = FetchPolicy(max_bytes=1_000_000, timeout=5, deadline=20, allow_private=LOOPBACK)
@@ -159,3 +163,46 @@ def test_allowed_networks_are_exact() -> None:
     assert address_problem(ip("0.0.0.0"), False) is not None
     assert address_problem(ip("224.0.0.1"), False) is not None  # multicast
     assert address_problem(ip("10.0.0.1"), True) is None
+    # IPv6 addresses that lead to an IPv4 one are judged by it: 6to4, Teredo (client), NAT64.
+    for carrier in ("2002:a00:1::1", "2001:0:4136:e378:8000:63bf:f5ff:fffe", "64:ff9b::a00:1"):
+        assert str(address_problem(ip(carrier), LOOPBACK)).startswith(
+            f"{carrier} leads to 10.0.0.1; 10.0.0.1 is a private"
+        )
+    assert address_problem(ip("64:ff9b::5db8:d822"), False) is None  # NAT64 of a public address: fine
+    assert address_problem(ip("::a00:1"), False) is not None  # IPv4-compatible (reserved), never routed
+
+
+async def test_https_to_the_checked_address_still_verifies_the_name() -> None:
+    """The connection goes to the address that was checked, yet the certificate is verified for the host name
+    (sent as the TLS server name): pinning does not weaken TLS. The second fetch, to the same address spelled as an
+    IP, must not reuse the connection verified for "localhost" (both are pooled under the address)."""
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    [address, *_] = await resolve("localhost", 443)  # where fetch will connect: the first address, checked
+    app = web.Application()
+    app.router.add_get("/", _echo_host)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    await web.TCPSite(runner, str(address), 0, ssl_context=server_context).start()
+    port = int(runner.addresses[0][1])
+    policy = FetchPolicy(max_bytes=1_000_000, timeout=5, deadline=20, allow_private=True)
+    try:
+        async with httpx.AsyncClient(verify=client_context, trust_env=False) as client:
+            page = await fetch(f"https://localhost:{port}/", policy, client=client)
+            assert isinstance(page, Fetched) and page.body == f"Host: localhost:{port}".encode()
+            with pytest.raises(UrlSourceError) as caught:
+                await fetch(f"https://{_host(address)}:{port}/", policy, client=client)
+            assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)
+    finally:
+        await runner.cleanup()
+
+
+def _host(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    return f"[{address}]" if address.version == 6 else str(address)
+
+
+async def _echo_host(request: web.Request) -> web.Response:
+    return web.Response(text=f"Host: {request.headers['Host']}", content_type="text/plain")

@@ -187,3 +187,12 @@ async def test_a_rebuild_keeps_url_sources_without_downloading_them(service: Rag
     unchanged = service.ingest_sync()  # a corpus ingest leaves pages alone
     assert url not in unchanged.added + unchanged.updated + [p for p, _ in unchanged.failed]
     assert [r.source.id for r in service.index.catalog.documents()].count(added.source_id) == 1
+
+
+async def test_a_page_that_cannot_be_recorded_is_taken_out_again(service: RagService, site: WebSite) -> None:
+    (service.index.data_dir / "url_sources").write_text("a file where the folder should be")
+    chunks, ids = service.index.catalog.chunk_count(), {d.source.id for d in await service.sources()}
+    failed = await service.add_url(site.page("/act.html", act_html()))
+    assert not failed.ok and failed.detail.startswith("cannot store the page in the data folder (")
+    assert service.index.catalog.chunk_count() == chunks and {d.source.id for d in await service.sources()} == ids
+    assert not _cites(await service.answer(ACT_QUESTION), site.url("/act.html"))

@@ -23,7 +23,8 @@ def test_first_ask_ingests_and_answers_with_citations(env: dict[str, str], tmp_p
     first = answer["citations"][0]
     assert set(first) == {"n", "chunk_id", "title", "url", "published", "quote", "outdated", "primary_sources"}
     assert first["primary_sources"] == []  # the article is a page of its own, not a brief
-    assert first["n"] == 1 and first["title"].startswith("Will China") and first["quote"] in answer["answer"]
+    assert first["n"] == 1 and first["title"].startswith("Will China")
+    assert all(part in answer["answer"] for part in first["quote"].split(" … "))  # the cited sentences, verbatim
 
     human = run_ragbot(["ask", "Who founded DeepSeek?"], env, tmp_path)
     assert human.returncode == 0 and "ingest" not in human.stderr  # second run: nothing to ingest
@@ -38,6 +39,27 @@ def test_out_of_scope_question_is_refused_with_closest_sources(env: dict[str, st
     assert "don't cover" in answer["answer"] and answer["closest"][0]["title"].startswith("Will China")
     human = run_ragbot(["ask", "how long should I boil an egg?"], env, tmp_path)
     assert "don't cover" in human.stdout and "closest sources" in human.stdout
+
+
+def test_a_refusals_closest_briefs_carry_their_primary_sources(
+    model_dir: Path, tmp_path: Path, indexed_corpus: Path
+) -> None:
+    corpus = {
+        "RAGBOT_DATA_DIR": str(tmp_path / "data"),
+        "RAGBOT_CORPUS_DIR": str(indexed_corpus),
+        "RAGBOT_EMBEDDING__MODEL_DIR": str(model_dir),
+    }
+    result = run_ragbot(["ask", "how should I season a cast iron pan?", "--json"], corpus, tmp_path)
+    answer = json.loads(result.stdout)
+    assert answer["refused"] and answer["closest"]
+    briefs = [s for s in answer["closest"] if s["id"].startswith("briefs/")]
+    assert briefs and all(s["primary_sources"] for s in briefs)
+    links = [p["url"] for s in briefs for p in s["primary_sources"] if p["url"]]
+    assert links and all(link.startswith("https://") for link in links)
+
+    human = run_ragbot(["ask", "how should I season a cast iron pan?"], corpus, tmp_path).stdout
+    assert f"  - {briefs[0]['title']} (curated brief)" in human and "    primary sources:" in human
+    assert all(f"<{link}>" in human for link in links)
 
 
 @pytest.mark.usefixtures("indexed_article")  # the article is indexed already: no command ingests first

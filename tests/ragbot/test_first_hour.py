@@ -104,7 +104,8 @@ def test_small_things_a_newcomer_reads(env: dict[str, str], tmp_path: Path) -> N
     assert "(1 chunk embedded)" in ingested.stderr, ingested.stderr
     listing = run_ragbot(["sources"], env | {"RAGBOT_CORPUS_DIR": str(tiny)}, tmp_path)
     header, row = listing.stdout.splitlines()
-    assert header == "id\ttitle\tkind\tpublished\tchunks" and row.startswith("note\tA note\t")
+    assert header == "id\ttitle\tkind\tpublished\tchunks\torigin" and row.startswith("note\tA note\t")
+    assert row.endswith("\tcorpus")
 
     found = run_ragbot(["search", "H20 export licence"], env | {"RAGBOT_CORPUS_DIR": str(tiny)}, tmp_path)
     assert "(score 0." in found.stdout and ", similarity 0." in found.stdout
