@@ -175,6 +175,7 @@ def render_stats(stats: Stats, days: int, *, spend: str = "") -> str:
         f"**Answered without a valid citation:** {stats.ungrounded} of {answered} answers"
         f" · {_percent(stats.ungrounded_rate)}",
         f"**Answered from the FAQ:** {stats.faq_hits} · {_percent(stats.faq_rate)} of questions",
+        f"**Open review cards:** {stats.open_review_cards}",
         f"**Votes:** 👍 {stats.up} · 👎 {stats.down} · {_percent(stats.up_ratio)} 👍",
         f"**Latency:** median {_duration(stats.median_latency_ms)} · 95th percentile {_duration(stats.p95_latency_ms)}",
     ]

@@ -25,7 +25,7 @@ MODAL_TIMEOUT = 15 * 60  # an interaction token's lifetime: a later submit could
 @dataclass(frozen=True, slots=True)
 class FaqDraft:
     """What a moderator submitted. source_ids is None when the form had no sources field (Pin as FAQ);
-    review_by is None when the review date was left empty (or cleared)."""
+    review_by is None when the form had no review field or it was left empty (or cleared)."""
 
     question: str
     answer: str
@@ -49,24 +49,40 @@ class FaqModal(discord.ui.Modal):
         question: str = "",
         answer: str = "",
         sources: str | None = None,
+        ask_review_by: bool = False,
         review_by: date | None = None,
     ) -> None:
+        """`sources` None: no sources field; `ask_review_by`: a "Review by" field (prefilled with `review_by`),
+        for callers that save it (a field whose value is dropped would lose what the moderator typed)."""
         super().__init__(title=title, timeout=MODAL_TIMEOUT)
         self._on_submit = on_submit
-        self.question: discord.ui.TextInput[FaqModal] = _question_input(question)
-        self.answer: discord.ui.TextInput[FaqModal] = _answer_input(answer)
+        self.question: discord.ui.TextInput[FaqModal] = discord.ui.TextInput(
+            label="Question",
+            custom_id="question",
+            placeholder=f"As members ask it (at most {FAQ_QUESTION_MAX_CHARS} characters)",
+            default=_prefill(question) or None,
+            max_length=TEXT_INPUT_MAX,
+        )
+        self.answer: discord.ui.TextInput[FaqModal] = discord.ui.TextInput(
+            label="Answer",
+            custom_id="answer",
+            style=discord.TextStyle.paragraph,
+            placeholder=f"Markdown is fine; at most {FAQ_ANSWER_MAX_CHARS:,} characters",
+            default=_prefill(answer) or None,
+            max_length=TEXT_INPUT_MAX,
+        )
         self.add_item(self.question)
         self.add_item(self.answer)
-        self.sources: discord.ui.TextInput[FaqModal] | None = None
-        if sources is not None:
-            self.sources = _sources_input(sources)
+        self.sources = _sources_input(sources) if sources is not None else None
+        if self.sources is not None:
             self.add_item(self.sources)
-        self.review_by: discord.ui.TextInput[FaqModal] = _review_input(review_by)
-        self.add_item(self.review_by)
+        self.review_by = _review_input(review_by) if ask_review_by else None
+        if self.review_by is not None:
+            self.add_item(self.review_by)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         # A bad date raises UserFacingError before anything is saved; on_error shows it to the moderator.
-        review_by = parse_review_date(self.review_by.value)
+        review_by = parse_review_date(self.review_by.value) if self.review_by is not None else None
         ids = parse_chunk_ids(self.sources.value) if self.sources is not None else None
         await self._on_submit(interaction, FaqDraft(self.question.value, self.answer.value, ids, review_by))
 
@@ -75,47 +91,13 @@ class FaqModal(discord.ui.Modal):
         await report_error(interaction, error)
 
 
-def parse_chunk_ids(text: str) -> tuple[str, ...]:
-    """Ids separated by spaces, commas or semicolons; order kept, repeats dropped."""
-    return tuple(dict.fromkeys(part for part in _ID_SEPARATORS.split(text) if part))
-
-
-def unknown_ids_text(unknown: Sequence[str]) -> str:
-    listed = ", ".join(f"`{i[:40]}`" for i in unknown[:10]) + (" …" if len(unknown) > 10 else "")
-    return (
-        f"⚠️ These source ids are not in the index: {listed}. Nothing was saved. "
-        "Passage ids are the `chunk_id` values `ragbot search --json` prints."
-    )
-
-
-def _question_input(question: str) -> discord.ui.TextInput[FaqModal]:
-    return discord.ui.TextInput(
-        label="Question",
-        custom_id="question",
-        placeholder=f"As members ask it (at most {FAQ_QUESTION_MAX_CHARS} characters)",
-        default=_prefill(question) or None,
-        max_length=TEXT_INPUT_MAX,
-    )
-
-
-def _answer_input(answer: str) -> discord.ui.TextInput[FaqModal]:
-    return discord.ui.TextInput(
-        label="Answer",
-        custom_id="answer",
-        style=discord.TextStyle.paragraph,
-        placeholder=f"Markdown is fine; at most {FAQ_ANSWER_MAX_CHARS:,} characters",
-        default=_prefill(answer) or None,
-        max_length=TEXT_INPUT_MAX,
-    )
-
-
-def _sources_input(sources: str) -> discord.ui.TextInput[FaqModal]:
+def _sources_input(default: str) -> discord.ui.TextInput[FaqModal]:
     return discord.ui.TextInput(
         label="Source passage ids (optional)",
         custom_id="sources",
         style=discord.TextStyle.paragraph,
         placeholder="chunk_id values from `ragbot search --json`, separated by spaces or commas",
-        default=sources or None,
+        default=default or None,
         required=False,
         max_length=SOURCES_MAX,
     )
@@ -129,4 +111,17 @@ def _review_input(review_by: date | None) -> discord.ui.TextInput[FaqModal]:
         default=review_by.isoformat() if review_by else None,
         required=False,
         max_length=REVIEW_BY_MAX,
+    )
+
+
+def parse_chunk_ids(text: str) -> tuple[str, ...]:
+    """Ids separated by spaces, commas or semicolons; order kept, repeats dropped."""
+    return tuple(dict.fromkeys(part for part in _ID_SEPARATORS.split(text) if part))
+
+
+def unknown_ids_text(unknown: Sequence[str]) -> str:
+    listed = ", ".join(f"`{i[:40]}`" for i in unknown[:10]) + (" …" if len(unknown) > 10 else "")
+    return (
+        f"⚠️ These source ids are not in the index: {listed}. Nothing was saved. "
+        "Passage ids are the `chunk_id` values `ragbot search --json` prints."
     )

@@ -101,7 +101,7 @@ def _votes(axes: Axes, days: Sequence[DayCounts], stats: Stats) -> None:
     axes.set_ylabel("votes")
     _whole_numbers(axes)
     top = max([1, *(d.up for d in days), *(d.down for d in days)])
-    axes.set_ylim(-top * 1.2, top * 1.2)
+    axes.set_ylim(-top * 1.2, top * 1.7)  # headroom above for the legend
     axes.legend(loc="upper left", fontsize=8, ncols=2, frameon=False)
     axes.grid(axis="y", alpha=0.3)
 

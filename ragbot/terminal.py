@@ -84,6 +84,7 @@ def render_stats(report: Stats, days: int, *, spend: str = "") -> str:
         f"  refused: {report.refused} ({_percent(report.refusal_rate)})",
         f"  answered without a valid citation: {report.ungrounded} ({_percent(report.ungrounded_rate)})",
         f"  answered from the FAQ: {report.faq_hits} ({_percent(report.faq_rate)})",
+        f"  open review cards (now): {report.open_review_cards}",
         f"  votes: {report.up} up, {report.down} down ({_percent(report.up_ratio)} up)",
         f"  latency: {latency}",
     ]

@@ -103,7 +103,9 @@ class FaqCog(
         if stored is None:
             return
         on_submit = functools.partial(self._save_pinned, message=message, stored=stored)
-        modal = FaqModal(title="Pin as FAQ", question=stored.question, answer=stored.text, on_submit=on_submit)
+        modal = FaqModal(
+            title="Pin as FAQ", question=stored.question, answer=stored.text, on_submit=on_submit, ask_review_by=True
+        )
         await interaction.response.send_modal(modal)
 
     async def _pinnable(self, interaction: discord.Interaction, message: discord.Message) -> StoredAnswer | None:
@@ -168,7 +170,8 @@ class FaqCog(
     @app_commands.command(name="add", description="Write a new approved answer (a form opens).")
     async def add(self, interaction: discord.Interaction) -> None:
         if await self._allowed(interaction):
-            await interaction.response.send_modal(FaqModal(title="New FAQ entry", sources="", on_submit=self._save_new))
+            modal = FaqModal(title="New FAQ entry", sources="", ask_review_by=True, on_submit=self._save_new)
+            await interaction.response.send_modal(modal)
 
     async def _save_new(self, interaction: discord.Interaction, draft: FaqDraft) -> None:
         if not await self._allowed(interaction):
@@ -263,6 +266,7 @@ class FaqCog(
             question=entry.question,
             answer=entry.answer,
             sources=" ".join(c.chunk_id for c in entry.citations),
+            ask_review_by=True,
             review_by=entry.review_by,
             on_submit=functools.partial(self._save_edit, entry=entry),
         )

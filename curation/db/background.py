@@ -53,4 +53,4 @@ class BackgroundWrites:
         for task in late:
             task.cancel()
         if late:
-            log.warning("%d background writes did not finish before the database closed", len(late))
+            log.warning("background writes that did not finish before the database closed: %d", len(late))

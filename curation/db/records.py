@@ -99,6 +99,7 @@ class Stats:
     top_downvoted: tuple[tuple[str, int], ...]  # (question, 👎 votes), most first
     faq_hits: int = 0  # questions answered by a moderator-approved FAQ entry
     daily: tuple[DayCounts, ...] = ()  # the days with questions or votes, oldest first (the chart's data)
+    open_review_cards: int = 0  # review cards waiting for a moderator now, whenever they were opened
 
     @property
     def refusal_rate(self) -> float | None:

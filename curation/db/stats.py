@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from curation.db.models import AnswerLog, Vote
+from curation.db.models import AnswerLog, ReviewCard, Vote
 from curation.db.records import DayCounts, Stats
 
 
@@ -36,7 +36,17 @@ async def compute_stats(
         top_downvoted=await _top_questions(session, voted, top, downvoted=True),
         faq_hits=faq_hits,
         daily=await _daily(session, logged, voted),
+        open_review_cards=await _open_review_cards(session, guild_id),
     )
+
+
+async def _open_review_cards(session: AsyncSession, guild_id: int | None) -> int:
+    """The review queue's backlog as it stands (curation.review): not limited to the period, since a card opened
+    last month and still open is still work to do."""
+    query = select(func.count()).where(ReviewCard.status == "open")
+    if guild_id is not None:
+        query = query.where(ReviewCard.guild_id == guild_id)
+    return int(await session.scalar(query) or 0)
 
 
 def _period(

@@ -217,6 +217,6 @@ def test_a_page_of_flagged_entries_explains_the_flags_and_fits_one_message() -> 
 
 
 def test_stats_show_faq_hits() -> None:
-    text = render_stats(_stats(questions=8, faq_hits=2), 7)
-    assert "**Answered from the FAQ:** 2 · 25% of questions" in text
+    text = render_stats(_stats(questions=8, faq_hits=2, open_review_cards=3), 7)
+    assert "**Answered from the FAQ:** 2 · 25% of questions\n**Open review cards:** 3\n" in text
     assert "**Answered from the FAQ:** 0 · — of questions" in render_stats(_stats(), 7)

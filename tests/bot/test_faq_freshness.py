@@ -18,6 +18,8 @@ from helpers import ARTICLE_ID
 
 from bot.admin_rendering import FLAG_KEY
 from bot.rendering import FAQ_LABEL
+from curation.faq import FaqMatcher
+from curation.review import ReviewQueue, Sighting
 
 FOUNDER = "Who founded DeepSeek?"
 PARAPHRASE = "who set up deepseek?"
@@ -203,8 +205,11 @@ async def test_stats_attach_a_chart_and_count_faq_hits(harness_factory: HarnessF
     await _ask(h, "What is DeepSeek?")
     assert (await _ask(h, PARAPHRASE)).content == f"{FAQ_LABEL}\n\nLiang Wenfeng."
     await _answers_logged(h, 2)
+    queue = ReviewQueue(h.db, FaqMatcher(None, 0.8))
+    await queue.record(Sighting("refused", h.discord.guild_id, h.discord.channel_id, None, "Best sourdough?", 5))
 
     stats, png = await _stats_chart(h, mod)
     assert "**Questions:** 2" in stats and "**Answered from the FAQ:** 1 · 50% of questions" in stats
+    assert "**Open review cards:** 1" in stats and "**Open review cards:** 0" in empty
     assert _png_size(png) == (800, 500) and len(png) > 10_000
     assert h.discord.mention_violations == []

@@ -18,7 +18,8 @@ from curation.db import Database
 from curation.db.database import KEEP
 from curation.db.records import CitedSource
 from curation.db.schema import alembic_config, current_revision, head_revision
-from curation.faq import FaqBook
+from curation.faq import FaqBook, FaqMatcher
+from curation.review import ReviewQueue, Sighting
 from rag.errors import UserFacingError
 from rag.types import Answer, Citation
 
@@ -176,3 +177,15 @@ async def test_a_0001_database_with_entries_upgrades_without_losing_them(backend
     async with engine.connect() as conn:
         assert await conn.run_sync(current_revision) == head_revision()
     await engine.dispose()
+
+
+async def test_stats_count_the_open_review_cards_whenever_they_were_opened(db: Database) -> None:
+    queue = ReviewQueue(db, FaqMatcher(None, 0.8))
+    for guild, question in ((GUILD_A, "Best sourdough?"), (GUILD_A, "Who runs Nvidia?"), (GUILD_B, "Why?")):
+        await queue.record(Sighting("refused", guild, 1, None, question, 5))
+    first = (await queue.open_cards(GUILD_A))[0]
+    assert await queue.close(first.id, GUILD_A, status="dismissed", by=5, how="dismissed") is not None
+
+    later = datetime.now(UTC) + timedelta(days=1)  # a period after the cards were opened: they still count
+    assert (await db.stats(GUILD_A, later)).open_review_cards == 1 == await queue.open_count(GUILD_A)
+    assert (await db.stats(None, later)).open_review_cards == 2

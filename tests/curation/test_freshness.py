@@ -3,15 +3,17 @@ date as moderators type it."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
 
+from curation.db.background import BackgroundWrites
 from curation.db.records import CitedSource, FaqRecord
 from curation.faq import parse_review_date
 from curation.freshness import Freshness, check, cited_sources
 from rag.catalog import DocumentRecord
-from rag.errors import UserFacingError
+from rag.errors import DatabaseError, UserFacingError
 from rag.types import Chunk, Citation, SourceInfo
 
 TODAY = date(2026, 12, 1)
@@ -77,3 +79,43 @@ def test_review_dates_as_typed() -> None:
     for typed in ("31/03/2027", "2027-02-30", "2027-3-31", "2027-W13-3", "x" * 100):
         with pytest.raises(UserFacingError, match=r"is not a date: write it as YYYY-MM-DD \(for example 2027-03-31\)"):
             parse_review_date(typed)
+
+
+async def test_a_background_write_is_retried_then_given_up_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    writes = BackgroundWrites(retry_delays=(0.01, 0.01))
+    attempts = {"flaky": 0, "down": 0}
+
+    async def flaky() -> None:  # a database busy twice, then free
+        attempts["flaky"] += 1
+        if attempts["flaky"] < 3:
+            raise DatabaseError("database is locked")
+
+    async def down() -> None:
+        attempts["down"] += 1
+        raise DatabaseError("connection refused")
+
+    writes.start("a flaky use", flaky)
+    writes.start("a lost use", down)
+    await writes.drain()
+    assert attempts == {"flaky": 3, "down": 3}
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "gave up recording a lost use: connection refused"
+    ]
+
+
+async def test_draining_waits_for_slow_writes_and_gives_up_on_stuck_ones(caplog: pytest.LogCaptureFixture) -> None:
+    writes, done = BackgroundWrites(), []
+
+    async def slow() -> None:
+        await asyncio.sleep(0.05)
+        done.append("slow")
+
+    async def stuck() -> None:
+        await asyncio.sleep(3600)
+
+    writes.start("a slow use", slow)
+    await writes.drain()
+    assert done == ["slow"]
+    writes.start("a stuck use", stuck)
+    await writes.drain(timeout=0.05)
+    assert "background writes that did not finish before the database closed: 1" in caplog.text

@@ -10,6 +10,8 @@ from pathlib import Path
 from helpers import run_ragbot
 
 from curation.db import Database, resolve_url
+from curation.faq import FaqMatcher
+from curation.review import ReviewQueue, Sighting
 from rag.types import Answer, Citation
 
 GUILD = 7
@@ -30,6 +32,7 @@ async def _log_answers(data_dir: Path) -> None:
         await db.log_answer("a1", "Who founded DeepSeek?", cited, guild_id=GUILD, channel_id=1, user_id=5, latency_ms=9)
         await db.log_answer("b2", "Best sourdough?", refused, guild_id=GUILD, channel_id=1, user_id=5, latency_ms=90)
         await db.record_vote("a1", 5, True, GUILD)
+        await ReviewQueue(db, FaqMatcher(None, 0.8)).record(Sighting("refused", GUILD, 1, None, "Best sourdough?", 5))
     finally:
         await db.close()
 
@@ -45,6 +48,7 @@ def test_stats_plot_writes_the_chart(env: dict[str, str], tmp_path: Path) -> Non
     result = run_ragbot(["stats", "--days", "3", "--guild", str(GUILD), "--plot", str(chart)], env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Last 3 days: 2 questions" in result.stdout and "answered from the FAQ: 1 (50%)" in result.stdout
+    assert "open review cards (now): 1" in result.stdout
     assert result.stderr.strip().endswith(f"wrote the chart to {chart}")
     png = chart.read_bytes()
     assert _png_size(png) == (800, 500) and len(png) > len(empty_chart.read_bytes())
