@@ -45,6 +45,7 @@ class ForumCog(commands.Cog):
         self.cap = DailyCap(bot.config.forum_daily_cap)
         self.settling: dict[int, asyncio.Task[None]] = {}  # post id -> its first answer, waiting for the delay
         self.handed_over: set[int] = set()  # posts the people took over (solved, human asked, helper replied)
+        self.read_back: set[int] = set()  # posts whose earlier replies were read since this process started
         self.asked: set[int] = set()  # posts whose poster asked for a human
         self._reported: set[tuple[int, str]] = set()  # (forum id, problem): each is logged once
 
@@ -58,15 +59,36 @@ class ForumCog(commands.Cog):
         return closes_post(post.applied_tags, (self.config.solved_tag, self.config.needs_human_tag))
 
     def _from_helper(self, message: discord.Message) -> bool:
+        return isinstance(message.channel, discord.Thread) and self._is_helper(message.author, message.channel)
+
+    def _is_helper(self, author: discord.abc.User, post: discord.Thread) -> bool:
         """A member of the helper role, a configured moderator role, or with Manage Messages in the forum."""
-        author = message.author
-        if not isinstance(author, discord.Member) or not isinstance(message.channel, discord.Thread):
+        if not isinstance(author, discord.Member):
             return False
         held = {role.id for role in author.roles}
         if self.config.helper_role in held or held & set(self.config.moderator_role_ids):
             return True
-        permissions = message.channel.permissions_for(author)
+        permissions = post.permissions_for(author)
         return permissions.manage_messages or permissions.administrator
+
+    async def _helper_replied_before(self, post: discord.Thread, message: discord.Message) -> bool:
+        """Whether a helper replied in the post before this process started: what it saw live is in
+        `handed_over`, so the post's earlier replies are read once per process, at its first follow-up there.
+        Messages read back carry users, not members: their authors are looked up as members."""
+        if post.id in self.read_back:
+            return False
+        self.read_back.add(post.id)
+        try:
+            recent = [m async for m in post.history(limit=self.config.history_messages, before=message)]
+            others = {m.author.id for m in recent if m.author.id != post.owner_id and not m.author.bot}
+            for user_id in others:
+                member = post.guild.get_member(user_id) or await post.guild.fetch_member(user_id)
+                if self._is_helper(member, post):
+                    self.handed_over.add(post.id)
+                    return True
+        except discord.HTTPException as exc:  # unreadable: answer, as the desk would have before
+            log.warning("could not read the replies in forum post %s: %s", post.id, exc)
+        return False
 
     # ---- a new post ------------------------------------------------------------------------------
     @commands.Cog.listener()
@@ -115,7 +137,7 @@ class ForumCog(commands.Cog):
             if self._from_helper(message):
                 self.handed_over.add(post.id)
             return
-        if post.id in self.settling or self._closed(post):
+        if post.id in self.settling or self._closed(post) or await self._helper_replied_before(post, message):
             return
         question = without_mentions(message.content)
         history = await thread_history(message, bot_user.id, self.config.history_messages)

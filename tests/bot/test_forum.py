@@ -269,6 +269,20 @@ async def test_the_desk_buttons_keep_working_after_a_restart(harness_factory: Ha
     assert h.discord.applied_tag_names(post_id) == ["Solved"]
 
 
+async def test_a_helper_reply_still_counts_after_a_restart(harness_factory: HarnessFactory) -> None:
+    """A helper took the post over while the bot was down: the restarted bot reads that back and stays out."""
+    desk = Desk()
+    h = await harness_factory(setup=desk.setup)
+    post_id, _ = await _post_and_answer(h, desk)
+    await h.stop()
+    h.discord.seed_message(post_id, "He ran High-Flyer, a quant fund.", author_id=desk.helper)  # while it was down
+    await h.start()
+    asked = len(h.model.chat_requests)
+    await h.discord.reply_in_post(post_id, "thanks, and when was it founded?")
+    assert len(await _quiet(h, post_id)) == 1  # the first answer only; the helper has the conversation now
+    assert len(h.model.chat_requests) == asked
+
+
 async def test_ask_a_human_files_a_card_in_the_review_queue(harness_factory: HarnessFactory) -> None:
     """The hand-off reaches the moderators as work to do: a review card naming the post, through the real queue."""
     desk = Desk()
