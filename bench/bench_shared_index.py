@@ -24,8 +24,9 @@ from rag.embeddings.onnx import OnnxEmbedder
 from rag.index import Index
 from rag.ingest import ingest
 from rag.retrieval import Retriever
-from rag.stores.catalog_sql import POLL_SECONDS, SqlCatalog, shared_catalog_url
+from rag.stores.catalog_sql import POLL_SECONDS, SqlCatalog
 from rag.stores.chroma import ChromaStore
+from rag.stores.shared import shared_catalog_url
 
 REPO = Path(__file__).resolve().parents[1]
 QUESTIONS = [i["q"] for i in yaml.safe_load((REPO / "tests/rag/data/devset.yaml").read_text())["in_scope"]]

@@ -14,6 +14,7 @@ from rag.catalog import Catalog, CatalogStore
 from rag.errors import EmbedderUnavailable
 from rag.stores.chroma import ChromaStore
 from rag.stores.lexical import LexicalIndex
+from rag.stores.shared import shared_index_url
 from rag.stores.snapshot import VectorSnapshot
 from rag.stores.vector_cache import VectorCache, text_key
 from rag.text import addresses_reader
@@ -251,12 +252,12 @@ def open_catalog(settings: Settings) -> CatalogStore:
     """The catalog in PostgreSQL when the index is shared (a PostgreSQL database and a chroma server are
     configured: several bot processes read it); else the local file beside the embedded store."""
     local = settings.data_dir / "catalog.sqlite3"
-    if settings.database.url is None or not settings.chroma.host:
-        return Catalog(local)  # the embedded default: no SQLAlchemy import, nothing shared
-    from rag.stores.catalog_sql import SqlCatalog, shared_catalog_url
+    shared = shared_index_url(settings)
+    if shared is None:
+        return Catalog(local)  # the embedded default: no PostgreSQL driver loaded, nothing shared
+    from rag.stores.catalog_sql import SqlCatalog
 
-    shared = shared_catalog_url(settings.database.url.get_secret_value(), settings.chroma.host)
-    return Catalog(local) if shared is None else SqlCatalog(shared)
+    return SqlCatalog(shared)
 
 
 def open_index(settings: Settings, *, embedder: Embedder | None = None, lexical_only: bool = False) -> Index:

@@ -25,6 +25,7 @@ from rag.observe import NULL_OBSERVER, Observer
 from rag.prompting import Turn, rewrite_messages
 from rag.response import AnswerStream
 from rag.retrieval import Retriever
+from rag.stores.shared import shared_index_url
 from rag.text import clean_text
 from rag.types import Answer, AnswerEvent, Final
 from rag.url_sources import FolderUrlRegistry
@@ -321,15 +322,10 @@ def build_service(
 def open_url_registry(settings: Settings) -> UrlRegistry:
     """The pages curators added: in the shared database when processes share the index (each must refresh and
     restore the same pages), else in the data folder."""
-    folder = FolderUrlRegistry(settings.data_dir / "url_sources")
-    if settings.database.url is None or not settings.chroma.host:
-        return folder  # the embedded default: psycopg is not even imported
-    from rag.stores.catalog_sql import shared_catalog_url
-    from rag.stores.url_registry_sql import SqlUrlRegistry
-
-    shared = shared_catalog_url(settings.database.url.get_secret_value(), settings.chroma.host)
+    shared = shared_index_url(settings)
     if shared is None:
-        return folder
+        return FolderUrlRegistry(settings.data_dir / "url_sources")  # the embedded default: no PostgreSQL driver
+    from rag.stores.url_registry_sql import SqlUrlRegistry
 
     return SqlUrlRegistry(shared)
 

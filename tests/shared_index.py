@@ -17,7 +17,7 @@ from db_fixtures import POSTGRES_URL, _admin, _drop_database
 from helpers import IN_CI
 from sqlalchemy import make_url
 
-from rag.stores.catalog_sql import shared_catalog_url
+from rag.stores.shared import shared_catalog_url
 
 
 def free_port() -> int:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -61,25 +61,6 @@ _DOC_COLUMNS = "source_id, path, content_hash, title, url, publisher, published,
 _DOC_COLUMNS += " primary_sources"
 _CHUNK_COLUMNS = 'chunk_id, source_id, ord, text, heading_path, start, "end", page'
 _CHUNK_READ = 'chunk_id, source_id, text, heading_path, start, "end", page'
-_ASYNCPG_SSL = {"true": "require", "require": "require", "false": "disable", "disable": "disable"}
-
-
-def shared_catalog_url(database_url: str | None, chroma_host: str | None) -> str | None:
-    """The catalog's libpq URL when the index is shared: PostgreSQL and a chroma server. Otherwise None: one
-    process with its embedded store keeps the local catalog file, exactly as before."""
-    if not database_url or not chroma_host:
-        return None
-    parts = urlsplit(database_url)
-    scheme = parts.scheme.partition("+")[0]
-    if scheme not in ("postgresql", "postgres"):
-        return None
-    # The moderators' database talks asyncpg (an SQLAlchemy URL); the catalog is read from worker threads with
-    # psycopg, which takes the plain URL. asyncpg's ?ssl= is libpq's ?sslmode=.
-    query = [
-        ("sslmode", _ASYNCPG_SSL.get(value.lower(), value)) if key == "ssl" else (key, value)
-        for key, value in parse_qsl(parts.query)
-    ]
-    return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), ""))
 
 
 class SqlCatalog:
