@@ -15,7 +15,7 @@ from filelock import FileLock
 
 from rag.config import Settings
 from rag.evaluation import EvalReport
-from rag.types import Chunk
+from rag.types import Chunk, Citation, PrimarySource
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
@@ -99,3 +99,21 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Calla
             build(folder)
             done.touch()
     return folder
+
+
+# A citation of a curated brief with its primary sources (one unconfirmed), as answers and FAQ entries carry it.
+BRIEF_CITATION = Citation(
+    1,
+    "briefs/nvidia-sell-off-january-2025#3",
+    "The Nvidia sell-off of January 27, 2025",
+    "",
+    "2026-11-28",
+    "What happened",
+    "Nvidia closed down about 17%.",
+    "ragbot curators",
+    kind="brief",
+    primary_sources=(
+        PrimarySource("CNBC, Jan 27, 2025", "https://www.cnbc.com/nvidia", confirmed=False),
+        PrimarySource("DeepSeek-V3 Technical Report", "https://arxiv.org/abs/2412.19437"),
+    ),
+)

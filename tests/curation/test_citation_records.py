@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import BRIEF_CITATION
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -13,24 +14,10 @@ from curation.db import Database
 from curation.db.models import FaqEntry
 from curation.db.records import citations_from_json, citations_to_json
 from rag.errors import UserFacingError
-from rag.types import Answer, Citation, PrimarySource
+from rag.types import Answer
 
 GUILD, OTHER = 111_111_111_111_111_111, 222_222_222_222_222_222
-BRIEF = Citation(
-    1,
-    "briefs/nvidia-sell-off-january-2025#3",
-    "The Nvidia sell-off of January 27, 2025",
-    "",
-    "2026-11-28",
-    "What happened",
-    "Nvidia closed down about 17%.",
-    "ragbot curators",
-    kind="brief",
-    primary_sources=(
-        PrimarySource("CNBC, Jan 27, 2025", "https://www.cnbc.com/nvidia", confirmed=False),
-        PrimarySource("DeepSeek-V3 Technical Report", "https://arxiv.org/abs/2412.19437"),
-    ),
-)
+BRIEF = BRIEF_CITATION
 OLD_ROW = {  # a citation as stored before `kind` and `primary_sources` existed
     "n": 1,
     "chunk_id": "deepseek#0",

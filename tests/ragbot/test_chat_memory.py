@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from rag.types import Answer, Citation, PrimarySource
+from dataclasses import replace
+
+from helpers import BRIEF_CITATION
+
+from rag.types import Answer
 from ragbot.chat import HISTORY_MESSAGES, Conversation, render_sources
 
-BRIEF = Citation(
-    1,
-    "b#1",
-    "The Nvidia sell-off of January 27, 2025",
-    "",
-    "2026-11-28",
-    "",
-    "Nvidia closed down about 17%.",
-    "ragbot curators",
-    kind="brief",
-    primary_sources=(
-        PrimarySource("CNBC, Jan 27, 2025", "https://www.cnbc.com/nvidia", confirmed=False),
-        PrimarySource("DeepSeek-V3 Technical Report", "https://arxiv.org/abs/2412.19437"),
-    ),
-)
+BRIEF = replace(BRIEF_CITATION, chunk_id="b#1", section="")  # a passage without a section heading
 
 
 def _answer(text: str) -> Answer:
