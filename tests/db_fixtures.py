@@ -4,6 +4,7 @@ when RAGBOT_TEST_POSTGRES_URL names a server (`eval "$(bash .ci/postgres.sh)"`; 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -45,7 +46,14 @@ async def db_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
     if backend == "sqlite":
         yield resolve_url(tmp_path / "data")
         return
-    name = f"ragbot_t_{secrets.token_hex(6)}"
+    async with fresh_database("ragbot_t") as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(prefix: str) -> AsyncIterator[str]:
+    """An empty PostgreSQL database of the test's own, dropped after it (an asyncpg URL, with its password)."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
     await _admin(f'CREATE DATABASE "{name}"')
     try:
         yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)

@@ -13,9 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from db_fixtures import POSTGRES_URL, _admin, _drop_database
+from db_fixtures import POSTGRES_URL, fresh_database
 from helpers import IN_CI
-from sqlalchemy import make_url
 
 from rag.stores.shared import shared_catalog_url
 
@@ -33,12 +32,8 @@ async def postgres_url() -> AsyncIterator[str]:
         if IN_CI:
             pytest.fail('CI must run the shared-index tests: .ci/run needs eval "$(bash .ci/postgres.sh)"')
         pytest.skip("RAGBOT_TEST_POSTGRES_URL is not set (see .ci/postgres.sh)")
-    name = f"ragbot_s_{time.monotonic_ns() % 10**12:x}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await _drop_database(name)
+    async with fresh_database("ragbot_s") as url:
+        yield url
 
 
 def catalog_url(url: str) -> str:
