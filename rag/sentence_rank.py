@@ -46,7 +46,7 @@ class SentenceRanker:
         embedder = self.index.embedder
         if embedder is None or not chunks:
             return []
-        self._fill(chunks)
+        self.prepare(chunks)
         q = embedder.embed([query])[0]
         best: list[tuple[float, str]] = []
         with self._lock:
@@ -56,7 +56,8 @@ class SentenceRanker:
                     best.append((float(np.max(vectors @ q)), chunk.chunk_id))
         return [cid for _, cid in sorted(best, key=lambda x: -x[0])]
 
-    def _fill(self, chunks: Sequence[Chunk]) -> None:
+    def prepare(self, chunks: Sequence[Chunk]) -> None:
+        """Embed the sentences of `chunks` that no cache holds yet, and keep them: a search then only reads them."""
         assert self.index.embedder is not None
         with self._lock:
             missing = [c for c in chunks if c.chunk_id not in self._cache]

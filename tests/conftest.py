@@ -12,15 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ARTICLE, CORPUS, EMBED_THREADS, IN_CI, REPO, DevSetRun, built_once
+from helpers import ARTICLE, CORPUS, EMBED_THREADS, IN_CI, REPO, DevSetRun, build_index, built_once
 
 from rag.config import DEFAULT_CHROMA_MODEL_DIR, EmbeddingSettings, Settings
 from rag.embeddings.onnx import OnnxEmbedder, resolve_model_dir
 from rag.errors import EmbedderUnavailable
 from rag.evaluation import run_eval
 from rag.golden import load_golden
-from rag.index import open_index
-from rag.ingest import ingest
 from rag.llm.scripted import ScriptedChatModel
 from rag.service import build_service
 
@@ -111,34 +109,15 @@ def article_corpus(tmp_path: Path) -> Path:
 
 
 # --- indexes built once per session, copied into each test that reads them --------------------------------
-def _build_index(root: Path, source: Path, model_dir: Path, embedder: OnnxEmbedder) -> Path:
-    """The index `make_settings()` would build over `source` (a folder, or one file), in root/data."""
-    corpus = root / "corpus"
-    if source.is_dir():
-        shutil.copytree(source, corpus)
-    else:
-        corpus.mkdir()
-        shutil.copy(source, corpus / source.name)
-    embedding = {"model_dir": model_dir, "threads": EMBED_THREADS}
-    settings = Settings(_env_file=None, data_dir=root / "data", corpus_dir=corpus, embedding=embedding)
-    index = open_index(settings, embedder=embedder)
-    try:
-        report = ingest(index, [corpus], settings.chunking)
-    finally:
-        index.close()
-    assert not report.failed, report.failed
-    return root / "data"
-
-
 @pytest.fixture(scope="session")
 def _corpus_index(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, embedder: OnnxEmbedder) -> Path:
-    root = built_once(tmp_path_factory, "corpus-index", lambda root: _build_index(root, CORPUS, model_dir, embedder))
+    root = built_once(tmp_path_factory, "corpus-index", lambda root: build_index(root, CORPUS, model_dir, embedder))
     return root / "data"
 
 
 @pytest.fixture(scope="session")
 def _article_index(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, embedder: OnnxEmbedder) -> Path:
-    root = built_once(tmp_path_factory, "article-index", lambda root: _build_index(root, ARTICLE, model_dir, embedder))
+    root = built_once(tmp_path_factory, "article-index", lambda root: build_index(root, ARTICLE, model_dir, embedder))
     return root / "data"
 
 

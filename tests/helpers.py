@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from filelock import FileLock
+from warm_ragbot import warm_ragbot
 
 from rag.config import Settings
+from rag.embeddings.onnx import OnnxEmbedder
 from rag.evaluation import EvalReport
+from rag.index import open_index
+from rag.ingest import ingest
+from rag.sentence_rank import SentenceRanker
 from rag.types import Chunk, Citation, PrimarySource
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,10 +84,31 @@ def ragbot_command() -> str:
     return str(Path(sys.executable).with_name("ragbot"))
 
 
-def run_ragbot(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run `ragbot ARGS` as a user would, with only the given RAGBOT_* variables."""
+Argv = Sequence[str | bytes]  # bytes: an argument that is not valid UTF-8, as a shell can pass one
+
+
+def run_ragbot(args: Argv, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run `ragbot ARGS` as a user would: a process of its own, with only the given RAGBOT_* variables, stdin
+    empty and its output captured (forked from a warm process that has done the imports: tests/warm_ragbot.py)."""
+    done = _run_bytes(args, env, cwd)
+    return subprocess.CompletedProcess(done.args, done.returncode, _text(done.stdout), _text(done.stderr))
+
+
+async def arun_ragbot(
+    args: Sequence[str | bytes], env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[bytes]:
+    """`run_ragbot` while this test's event loop goes on serving (a fake model, a web site); the output as bytes."""
+    return await asyncio.to_thread(_run_bytes, args, env, cwd)
+
+
+def _run_bytes(args: Argv, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | env
-    return subprocess.run([ragbot_command(), *args], capture_output=True, text=True, env=full, cwd=cwd, timeout=300)
+    return warm_ragbot().run([ragbot_command(), *args], full, cwd, timeout=300)
+
+
+def _text(output: bytes) -> str:
+    """What `subprocess.run(text=True)` makes of a command's output."""
+    return output.decode().replace("\r\n", "\n").replace("\r", "\n")
 
 
 def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:
@@ -99,6 +126,29 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Calla
             build(folder)
             done.touch()
     return folder
+
+
+def build_index(root: Path, source: Path, model_dir: Path, embedder: OnnxEmbedder) -> Path:
+    """The index `make_settings()` would build over `source` (a folder, or one file), in root/data: for
+    `built_once`, so that tests copy it instead of embedding the same corpus again."""
+    corpus = root / "corpus"
+    if source.is_dir():
+        shutil.copytree(source, corpus)
+    else:
+        corpus.mkdir()
+        shutil.copy(source, corpus / source.name)
+    embedding = {"model_dir": model_dir, "threads": EMBED_THREADS}
+    settings = Settings(_env_file=None, data_dir=root / "data", corpus_dir=corpus, embedding=embedding)
+    index = open_index(settings, embedder=embedder)
+    try:
+        report = ingest(index, [corpus], settings.chunking)
+        # The sentence vectors a search embeds on first sight of a passage, kept in the data folder: each copy
+        # starts with them, as an index that has answered before does (they cost more than the ingest itself).
+        SentenceRanker(index).prepare(list(index.catalog.iter_chunks()))
+    finally:
+        index.close()
+    assert not report.failed, report.failed
+    return root / "data"
 
 
 # A citation of a curated brief with its primary sources (one unconfirmed), as answers and FAQ entries carry it.

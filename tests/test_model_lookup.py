@@ -28,7 +28,7 @@ def test_needs_nothing():
 def _project(root: Path) -> Path:
     repo = root / "repo"
     (repo / "tests").mkdir(parents=True)
-    for name in ("conftest.py", "helpers.py", "db_fixtures.py"):
+    for name in ("conftest.py", "helpers.py", "db_fixtures.py", "warm_ragbot.py"):
         shutil.copy(REPO / "tests" / name, repo / "tests" / name)
     shutil.copy(REPO / "pyproject.toml", repo / "pyproject.toml")  # the same pytest settings
     (repo / "tests" / "test_tiny.py").write_text(TINY_TEST)

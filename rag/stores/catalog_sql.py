@@ -33,7 +33,7 @@ from rag.types import Chunk, Document, SourceInfo
 log = logging.getLogger(__name__)
 
 WRITER_LOCK = 0x72616762  # "ragb": pg_try_advisory_lock key held by the one ingest at a time
-_SCHEMA_LOCK = WRITER_LOCK + 1  # two processes starting together must not both create the tables
+SCHEMA_LOCK = WRITER_LOCK + 1  # two processes starting together must not both create the tables
 POLL_SECONDS = 2.0  # a reader asks which generation is live at most this often (only when it answers)
 GRACE_SECONDS = 600.0  # a retired generation outlives any search that started on it by far
 
@@ -87,7 +87,7 @@ class SqlCatalog:
         self._reader: psycopg.Connection[tuple[Any, ...]] | None = None
         conn = self._connect()
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             conn.execute(_SCHEMA)
         self._reader = conn
 

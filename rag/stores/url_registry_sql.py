@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from rag.errors import RagError
+from rag.stores.catalog_sql import SCHEMA_LOCK
 from rag.url_sources import UrlSource
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,19 @@ class SqlUrlRegistry:
         self._where = f"{parts.hostname}:{parts.port or 5432}{parts.path}"
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
-        self._run(_SCHEMA)
+        self._create_table()
+
+    def _create_table(self) -> None:
+        """Under the catalog's schema lock: two processes starting together would otherwise both create the table,
+        and one would fail (CREATE TABLE IF NOT EXISTS is not safe against a concurrent twin in PostgreSQL)."""
+        with self._lock:
+            try:
+                conn = self._connection()
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                    conn.execute(_SCHEMA)
+            except psycopg.OperationalError as exc:
+                raise RagError(f"the shared URL-source list at {self._where} is unreachable: {exc}".strip()) from exc
 
     def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
         if self._conn is None or self._conn.closed or self._conn.broken:

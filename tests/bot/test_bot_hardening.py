@@ -7,7 +7,9 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fakes.discord_server import Call
+from harness import HarnessFactory
 
 
 def _is_final(call: Call) -> bool:
@@ -22,7 +24,7 @@ async def _eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0
     return True
 
 
-async def test_a_model_answer_with_broken_unicode_is_shown_and_logged(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_a_model_answer_with_broken_unicode_is_shown_and_logged(harness_factory: HarnessFactory) -> None:
     """A lone surrogate in the model's text used to fail the answer log before delivery: the asker saw
     "Something went wrong" and the answer was lost."""
     h = await harness_factory(threads=False)
@@ -40,7 +42,9 @@ async def test_a_model_answer_with_broken_unicode_is_shown_and_logged(harness_fa
     assert await _eventually(logged)
 
 
-async def test_an_answer_is_shown_even_when_it_cannot_be_logged(harness_factory, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_an_answer_is_shown_even_when_it_cannot_be_logged(
+    harness_factory: HarnessFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     """Show first, log after: the answer log failing (here its table is gone) costs the asker nothing."""
     h = await harness_factory(threads=False)
     with sqlite3.connect(h.db.name) as storage:
@@ -57,7 +61,9 @@ async def test_an_answer_is_shown_even_when_it_cannot_be_logged(harness_factory,
     assert await _eventually(reported)
 
 
-async def test_a_long_chain_of_textless_replies_costs_a_bounded_number_of_requests(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_a_long_chain_of_textless_replies_costs_a_bounded_number_of_requests(
+    harness_factory: HarnessFactory,
+) -> None:
     """150 image-only replies above a follow-up: the history walk stops after `history_messages` messages
     fetched, not after that many messages with text (it used to make 76 REST calls for one question)."""
     h = await harness_factory(threads=False, history_messages=10)

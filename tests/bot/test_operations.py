@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from harness import Harness, HarnessFactory
 
 from rag.budget import BUDGET_NOTE
 from rag.observe import AnswerIdFilter
@@ -19,7 +20,7 @@ ANSWER = "DeepSeek was founded by Liang Wenfeng [1]."
 USAGE = {"prompt_tokens": 900, "completion_tokens": 200, "total_tokens": 1100}
 
 
-async def _ask(h, question: str, channel_id: int | None = None):  # type: ignore[no-untyped-def]
+async def _ask(h: Harness, question: str, channel_id: int | None = None) -> Any:
     ix = await h.discord.slash_command("ask", {"question": question}, channel_id=channel_id)
     await h.discord.wait_for_call(
         lambda c: c.method == "PATCH" and ix.token in c.path and bool((c.json or {}).get("components")), 15
@@ -37,7 +38,9 @@ def _second_guild(found: dict[str, int]) -> Any:
     return setup
 
 
-async def test_a_server_past_its_budget_gets_quoted_answers_while_another_gets_the_model(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_a_server_past_its_budget_gets_quoted_answers_while_another_gets_the_model(
+    harness_factory: HarnessFactory,
+) -> None:
     other: dict[str, int] = {}
     h = await harness_factory(setup=_second_guild(other), llm_options={"daily_tokens_per_guild": 1000})
     h.model.enqueue_reply(ANSWER, usage=USAGE)
@@ -55,15 +58,16 @@ async def test_a_server_past_its_budget_gets_quoted_answers_while_another_gets_t
 
     mod = h.add_moderator()
     stats = await h.settled(await h.discord.slash_command("stats", {}, user_id=mod))
+    assert stats.content is not None
     assert "**Model tokens today:** 1,100 of 1,000 tokens (110%) — used up" in stats.content
 
 
-async def test_without_a_budget_stats_show_the_spend_alone(harness_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_without_a_budget_stats_show_the_spend_alone(harness_factory: HarnessFactory) -> None:
     h = await harness_factory()
     h.model.enqueue_reply(ANSWER, usage=USAGE)
     await _ask(h, FOUNDER)
     stats = await h.settled(await h.discord.slash_command("stats", {}, user_id=h.add_moderator()))
-    assert "**Model tokens today:** 1,100 tokens (no daily budget set)" in stats.content
+    assert stats.content is not None and "**Model tokens today:** 1,100 tokens (no daily budget set)" in stats.content
 
 
 @pytest.fixture
@@ -84,7 +88,9 @@ def json_lines() -> Iterator[io.StringIO]:
         root.setLevel(old_level)
 
 
-async def test_log_lines_of_one_question_share_its_answer_id(harness_factory, json_lines: io.StringIO) -> None:  # type: ignore[no-untyped-def]
+async def test_log_lines_of_one_question_share_its_answer_id(
+    harness_factory: HarnessFactory, json_lines: io.StringIO
+) -> None:
     h = await harness_factory()
     h.model.enqueue_error(500, message="overloaded")  # a retry: a warning line while answering
     h.model.enqueue_reply(ANSWER, usage=USAGE)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fakes.discord_server import Call
+from harness import Harness, HarnessFactory
 from helpers import CORPUS
 
 BRIEF = CORPUS / "briefs" / "nvidia-sell-off-january-2025.md"
@@ -31,8 +32,8 @@ def _cite_the_brief(request: dict[str, Any]) -> str:
     return f"Nvidia lost about $589 billion of market value that day [{n.group(1)}]." if n else "No brief."
 
 
-async def test_a_briefs_primary_sources_are_linked_in_the_embed_and_the_sources_button(  # type: ignore[no-untyped-def]
-    harness_factory, article_corpus: Path
+async def test_a_briefs_primary_sources_are_linked_in_the_embed_and_the_sources_button(
+    harness_factory: HarnessFactory, article_corpus: Path
 ) -> None:
     (article_corpus / "briefs").mkdir()
     shutil.copy(BRIEF, article_corpus / "briefs" / BRIEF.name)
@@ -43,6 +44,7 @@ async def test_a_briefs_primary_sources_are_linked_in_the_embed_and_the_sources_
     ix = await h.discord.slash_command("ask", {"question": "How much did Nvidia lose on January 27, 2025?"})
     await h.discord.wait_for_call(lambda c: _is_final(c) and ix.token in c.path, 20)
     message = h.discord.interaction_outcome(ix).message
+    assert message is not None
     assert message["content"] == "Nvidia lost about $589 billion of market value that day [1]."
     [embed] = message["embeds"]
     head, primary, _quote = embed["description"].split("\n")
@@ -53,12 +55,13 @@ async def test_a_briefs_primary_sources_are_linked_in_the_embed_and_the_sources_
     sources = [c["custom_id"] for row in message["components"] for c in row["components"]][2]
     shown = await h.discord.click_button(int(message["id"]), sources)
     outcome = await h.settled(shown)
+    assert outcome.content is not None
     assert outcome.ephemeral and f"[CNBC, Jan 27, 2025](<{CNBC}>) *(link not confirmed)*" in outcome.content
     assert f"[Nature, Sept 17, 2025](<{NATURE}>)" in outcome.content and "and 2 more" not in outcome.content
     assert h.discord.mention_violations == []
 
 
-async def _follow_up(h, thread_id: int, text: str, rewrite: str, reply: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+async def _follow_up(h: Harness, thread_id: int, text: str, rewrite: str, reply: str) -> tuple[str, str]:
     """Ask in the thread; (the rewrite request's conversation, the answer request's prompt)."""
     h.model.enqueue_reply(rewrite)
     h.model.enqueue_reply(reply)
@@ -69,8 +72,8 @@ async def _follow_up(h, thread_id: int, text: str, rewrite: str, reply: str) -> 
     return rewrite_request["messages"][1]["content"], answer_request["messages"][1]["content"]
 
 
-async def test_a_thread_on_an_answer_remembers_the_question_however_long_it_grows(  # type: ignore[no-untyped-def]
-    harness_factory,
+async def test_a_thread_on_an_answer_remembers_the_question_however_long_it_grows(
+    harness_factory: HarnessFactory,
 ) -> None:
     h = await harness_factory(history_messages=4)
     h.model.enqueue_reply(ANSWER)

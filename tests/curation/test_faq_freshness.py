@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -139,7 +140,7 @@ async def test_bad_new_fields_in_an_import_name_the_entry(db: Database, extra: d
     assert await db.faqs_for_guild(GUILD_B) == []
 
 
-def _upgrade_to(revision: str):  # type: ignore[no-untyped-def]
+def _upgrade_to(revision: str) -> Callable[[Connection], None]:
     def run(connection: Connection) -> None:
         command.upgrade(alembic_config(connection), revision)
 

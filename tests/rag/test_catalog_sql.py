@@ -4,6 +4,8 @@ vectors swept only after the grace period. Real PostgreSQL (a database per test)
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -19,6 +21,8 @@ from rag.ingest import ingest
 from rag.retrieval import Retriever
 from rag.stores.catalog_sql import SqlCatalog
 from rag.stores.chroma import ChromaStore
+from rag.stores.url_registry_sql import SqlUrlRegistry
+from rag.url_sources import UrlSource
 
 __all__ = ["postgres_url"]  # the fixture, used by name
 
@@ -139,3 +143,25 @@ def test_a_rebuild_keeps_the_vectors_other_processes_search(
     assert result.relevant and "Liang Wenfeng" in " ".join(p.chunk.text for p in result.passages)
     writer.close()
     reader.close()
+
+
+def test_processes_starting_together_on_an_empty_database_all_start(postgres_url: str) -> None:
+    """Shards of a fresh deployment start at the same moment: each creates the shared tables if absent, and
+    none may fail because a twin created them a moment before (seen when two `ragbot run` started together)."""
+    url = catalog_url(postgres_url)
+    barrier = threading.Barrier(6)
+
+    def start(n: int) -> SqlUrlRegistry | SqlCatalog:
+        barrier.wait()
+        return SqlUrlRegistry(url) if n % 2 else SqlCatalog(url)
+
+    with ThreadPoolExecutor(6) as pool:
+        started = list(pool.map(start, range(6)))  # re-raises the first failure
+    page = UrlSource(
+        "https://example.org/act.html", "example-org-act", "html", "utf-8", "0" * 64, "2025-02-02T00:00:00Z"
+    )
+    registries = [s for s in started if isinstance(s, SqlUrlRegistry)]
+    registries[0].save(page, b"<p>text</p>")
+    assert [s.url for s in registries[-1].all()] == [page.url]
+    for store in started:
+        store.close()

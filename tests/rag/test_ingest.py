@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fakes.openai_server import FakeOpenAI
-from helpers import ARTICLE_ID
+from helpers import ARTICLE, ARTICLE_ID, CORPUS
 
 from rag.config import Settings
 from rag.embeddings.onnx import OnnxEmbedder
@@ -21,6 +22,18 @@ SettingsFactory = Callable[..., Settings]
 
 def _open(settings: Settings, embedder: OnnxEmbedder | None = None) -> Index:
     return open_index(settings, embedder=embedder)
+
+
+@pytest.fixture
+def small_corpus(tmp_path: Path) -> Path:
+    """The article and three briefs of the real corpus, in the corpus folder of `make_settings()` (a first ingest
+    of the whole corpus is tested once, in test_reingest_skips_unchanged_files_and_keeps_ids)."""
+    target = tmp_path / "corpus"
+    (target / "briefs").mkdir(parents=True)
+    shutil.copy(ARTICLE, target / ARTICLE.name)
+    for name in ("eu-ai-act-timeline.md", "nist-ai-risk-management-framework.md", "deepseek-v3.md"):
+        shutil.copy(CORPUS / "briefs" / name, target / "briefs" / name)
+    return target
 
 
 def _vector_ids(index: Index) -> set[str]:
@@ -71,17 +84,17 @@ def test_editing_one_file_reembeds_only_that_file(
 
 
 def test_deleting_a_file_removes_its_chunks(
-    make_settings: SettingsFactory, corpus_copy: Path, embedder: OnnxEmbedder
+    make_settings: SettingsFactory, small_corpus: Path, embedder: OnnxEmbedder
 ) -> None:
     settings = make_settings()
     index = _open(settings, embedder)
-    ingest(index, [corpus_copy], settings.chunking)
-    victim = next((corpus_copy / "briefs").glob("eu-ai-act*.md"))
+    ingest(index, [small_corpus], settings.chunking)
+    victim = next((small_corpus / "briefs").glob("eu-ai-act*.md"))
     victim_id = f"briefs/{victim.stem}"
     gone = index.catalog.chunk_ids_of(victim_id)
     assert gone
     victim.unlink()
-    report = ingest(index, [corpus_copy], settings.chunking)
+    report = ingest(index, [small_corpus], settings.chunking)
     assert report.removed == [str(victim)]
     assert not index.catalog.chunk_ids_of(victim_id)
     assert not gone & _vector_ids(index)
@@ -90,19 +103,19 @@ def test_deleting_a_file_removes_its_chunks(
 
 
 def test_bad_files_are_reported_and_the_rest_indexed(
-    make_settings: SettingsFactory, corpus_copy: Path, embedder: OnnxEmbedder
+    make_settings: SettingsFactory, small_corpus: Path, embedder: OnnxEmbedder
 ) -> None:
-    (corpus_copy / "empty.md").write_bytes(b"")
-    (corpus_copy / "image.md").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
-    (corpus_copy / "broken.pdf").write_bytes(b"%PDF-1.7 truncated garbage")
-    (corpus_copy / "bad-front.md").write_text("---\ntitle: [oops\n---\ntext\n")
+    (small_corpus / "empty.md").write_bytes(b"")
+    (small_corpus / "image.md").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
+    (small_corpus / "broken.pdf").write_bytes(b"%PDF-1.7 truncated garbage")
+    (small_corpus / "bad-front.md").write_text("---\ntitle: [oops\n---\ntext\n")
     settings = make_settings()
     index = _open(settings, embedder)
-    report = ingest(index, [corpus_copy], settings.chunking)
+    report = ingest(index, [small_corpus], settings.chunking)
     failed = {Path(p).name: reason for p, reason in report.failed}
     assert set(failed) == {"empty.md", "image.md", "broken.pdf", "bad-front.md"}
     assert "empty" in failed["empty.md"] and "binary" in failed["image.md"]
-    assert len(report.added) == len(list(corpus_copy.rglob("*.md"))) - 3
+    assert len(report.added) == len(list(small_corpus.rglob("*.md"))) - 3
     assert index.catalog.chunk_ids_of(ARTICLE_ID)
 
 

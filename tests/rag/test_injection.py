@@ -33,7 +33,10 @@ async def test_a_planted_instruction_loses_to_a_stated_fact(
     embedder: OnnxEmbedder,
     tmp_path: Path,
     keyword_only: bool,
+    request: pytest.FixtureRequest,
 ) -> None:
+    if not keyword_only:
+        request.getfixturevalue("indexed_article")  # the article's vectors: only the planted file is embedded
     (article_corpus / "founder-notes.md").write_text(INJECTED)
     (tmp_path / "no-model").mkdir()
     settings = make_settings(embedding={"model_dir": tmp_path / "no-model"}) if keyword_only else make_settings()

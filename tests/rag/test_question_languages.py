@@ -30,8 +30,10 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
 
 @pytest.fixture
 def make_service(
-    make_settings: Callable[..., Settings], article_corpus: Path, embedder: OnnxEmbedder, fake: FakeOpenAI
+    make_settings: Callable[..., Settings], indexed_article: Path, embedder: OnnxEmbedder, fake: FakeOpenAI
 ) -> Callable[..., RagService]:
+    """A service over the article (indexed already), with the loopback model or none."""
+
     def make(*, model: bool = True) -> RagService:
         llm: dict[str, Any] = {"provider": "custom", "base_url": fake.base_url, "model": "fake-chat"}
         service = build_service(make_settings(llm=llm if model else {}), embedder=embedder)

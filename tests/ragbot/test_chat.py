@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pexpect
+import pytest
 from fakes.openai_server import FakeOpenAI
 from helpers import ragbot_command
 
@@ -19,6 +20,7 @@ def _spawn(env: dict[str, str], cwd: Path) -> pexpect.spawn:
     return pexpect.spawn(ragbot_command(), ["chat"], env=full, cwd=str(cwd), encoding="utf-8", timeout=240)
 
 
+@pytest.mark.usefixtures("indexed_article")  # the article is indexed already: the chat starts at once
 def test_chat_without_a_model_answers_shows_sources_and_ends_on_eof(env: dict[str, str], tmp_path: Path) -> None:
     child = _spawn(env, tmp_path)
     child.expect_exact(PROMPT)
@@ -38,6 +40,7 @@ def test_chat_without_a_model_answers_shows_sources_and_ends_on_eof(env: dict[st
     assert child.exitstatus == 0 and "Traceback" not in (child.before or "")
 
 
+@pytest.mark.usefixtures("indexed_article")
 async def test_chat_follow_up_uses_the_conversation(env: dict[str, str], tmp_path: Path) -> None:
     async with FakeOpenAI() as fake:
         llm = {

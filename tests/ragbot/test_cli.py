@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 from pathlib import Path
 
 import pytest
 from fakes.openai_server import FakeOpenAI
-from helpers import ARTICLE_ID, ragbot_command, run_ragbot
+from helpers import ARTICLE_ID, arun_ragbot, run_ragbot
 
 
 def test_first_ask_ingests_and_answers_with_citations(env: dict[str, str], tmp_path: Path) -> None:
@@ -124,13 +122,9 @@ def test_offline_machine_without_model_still_answers(env: dict[str, str], tmp_pa
 
 
 async def _arun(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    """The CLI in a subprocess while this test's event loop keeps serving the fake model."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | env
-    proc = await asyncio.create_subprocess_exec(
-        ragbot_command(), *args, env=full, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=300)
-    return proc.returncode or 0, out.decode(), err.decode()
+    """The CLI in a process of its own while this test's event loop keeps serving the fake model."""
+    done = await arun_ragbot(args, env, cwd)
+    return done.returncode, done.stdout.decode(), done.stderr.decode()
 
 
 @pytest.mark.usefixtures("indexed_article")  # the article is indexed already: no command ingests first

@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 from fakes.openai_server import FakeOpenAI
-from helpers import ARTICLE, ARTICLE_ID, CORPUS
+from helpers import ARTICLE, ARTICLE_ID, CORPUS, arun_ragbot
 
 SECRET = "secret-key-123"
 
 
-def _command(args: list[str | bytes]) -> list[str | bytes]:
-    script = Path(sys.executable).with_name("ragbot")
-    if not script.exists():
-        pytest.fail("the ragbot console script is not installed (pip install -e .)")
-    return [str(script), *args]
-
-
 async def _run(args: list[str | bytes], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    """The CLI in a subprocess while this test's event loop keeps serving the fake model."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | env
-    proc = await asyncio.create_subprocess_exec(
-        *_command(args), env=full, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=300)
-    return proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
+    """The CLI in a process of its own while this test's event loop keeps serving the fake model."""
+    done = await arun_ragbot(args, env, cwd)
+    return done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
 
 
 @pytest.fixture

@@ -47,6 +47,7 @@ def test_invalid_json_names_the_variable(env: dict[str, str], tmp_path: Path) ->
     assert line.startswith("error: RAGBOT_LLM__FALLBACKS is not valid JSON") and "EnvSettingsSource" not in line
 
 
+@pytest.mark.usefixtures("indexed_article")  # the article is indexed already: no command ingests first
 def test_log_level_in_any_case_and_unknown_variables_warned(env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("RAGBOT_DATABASE__FAQ_THRESHOLD=0.8\n")
     result = run_ragbot(
@@ -96,22 +97,24 @@ def test_keyword_only_warning_once_with_the_fix(env: dict[str, str], tmp_path: P
     assert "keyword search only" not in again.stderr  # said once for this data folder
 
 
+@pytest.mark.usefixtures("indexed_article")  # the article's data folder; the tiny corpus gets one of its own
 def test_small_things_a_newcomer_reads(env: dict[str, str], tmp_path: Path) -> None:
     tiny = tmp_path / "tiny"
     tiny.mkdir()
     (tiny / "note.md").write_text("# A note\n\nThe H20 chip needed an export licence from April 2025.\n")
-    ingested = run_ragbot(["ingest"], env | {"RAGBOT_CORPUS_DIR": str(tiny)}, tmp_path)
+    tiny_env = env | {"RAGBOT_CORPUS_DIR": str(tiny), "RAGBOT_DATA_DIR": str(tmp_path / "tiny-data")}
+    ingested = run_ragbot(["ingest"], tiny_env, tmp_path)
     assert "(1 chunk embedded)" in ingested.stderr, ingested.stderr
-    listing = run_ragbot(["sources"], env | {"RAGBOT_CORPUS_DIR": str(tiny)}, tmp_path)
+    listing = run_ragbot(["sources"], tiny_env, tmp_path)
     header, row = listing.stdout.splitlines()
     assert header == "id\ttitle\tkind\tpublished\tchunks\torigin" and row.startswith("note\tA note\t")
     assert row.endswith("\tcorpus")
 
-    found = run_ragbot(["search", "H20 export licence"], env | {"RAGBOT_CORPUS_DIR": str(tiny)}, tmp_path)
+    found = run_ragbot(["search", "H20 export licence"], tiny_env, tmp_path)
     assert "(score 0." in found.stdout and ", similarity 0." in found.stdout
     assert "score: the fused rank of semantic and keyword search" in found.stderr
 
-    article = env | {"RAGBOT_DATA_DIR": str(tmp_path / "article-data")}
+    article = env
     refused = run_ragbot(["ask", "how long should I boil an egg?"], article, tmp_path)
     assert "The closest sources I have:" in refused.stdout
     assert "<http" not in refused.stdout and " — https://" in refused.stdout  # no Discord-style <url>

@@ -10,7 +10,6 @@ import os
 import re
 import signal
 import socket
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,10 @@ import aiohttp
 import pytest
 from fakes.discord_server import FakeDiscord
 from fakes.openai_server import FakeOpenAI
-from helpers import REPO
+from helpers import REPO, SettingsFactory, arun_ragbot
 from prometheus_client.parser import text_string_to_metric_families
 
+from rag.embeddings.onnx import OnnxEmbedder
 from rag.service import build_service
 from ragbot.metrics import LABEL_VALUES, OTHER, Metrics
 from ragbot.runner import run_bot
@@ -98,7 +98,8 @@ async def _slash_answer(fake: FakeDiscord) -> dict[str, Any]:
     return outcome.message
 
 
-async def test_run_serves_health_readiness_and_metrics(make_settings, article_corpus: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("article_corpus")  # indexed as the bot starts: /readyz waits for it
+async def test_run_serves_health_readiness_and_metrics(make_settings: SettingsFactory) -> None:
     port = _free_port()
     async with FakeDiscord() as fake, FakeOpenAI() as model, aiohttp.ClientSession() as session:
         with fake.patch_discord():
@@ -180,7 +181,9 @@ def _assert_dashboard_reads_existing_metrics(s: Samples) -> None:
     assert len(exprs) >= 12 and used and used <= scraped, sorted(used - scraped)
 
 
-async def test_retries_and_fallbacks_are_counted(make_settings, article_corpus: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+async def test_retries_and_fallbacks_are_counted(
+    make_settings: SettingsFactory, indexed_article: Path, embedder: OnnxEmbedder
+) -> None:
     async with FakeOpenAI() as model:
         endpoint = {"provider": "custom", "base_url": model.base_url, "model": "fake-chat"}
         llm = endpoint | {"max_retries": 1, "max_wait": 5, "fallbacks": [endpoint | {"model": "fake-backup"}]}
@@ -225,6 +228,7 @@ def test_model_names_are_bounded() -> None:
     assert MODEL in models and OTHER in models and len(models) == 1 + 16 + 1
 
 
+@pytest.mark.usefixtures("indexed_article")  # indexed already, so `ask` prints no ingest report (not a log line)
 async def test_json_log_lines_parse_share_an_answer_id_and_hide_secrets(
     tmp_path: Path, model_dir: Path, article_corpus: Path
 ) -> None:
@@ -232,7 +236,7 @@ async def test_json_log_lines_parse_share_an_answer_id_and_hide_secrets(
     async with FakeOpenAI() as model:
         model.enqueue_error(500, message="upstream trouble for key {api_key}")  # a provider echoing the key
         model.enqueue_reply(ANSWER, usage=USAGE)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | {
+        env = {
             "RAGBOT_DATA_DIR": str(tmp_path / "data"),
             "RAGBOT_CORPUS_DIR": str(article_corpus),
             "RAGBOT_EMBEDDING__MODEL_DIR": str(model_dir),
@@ -243,18 +247,10 @@ async def test_json_log_lines_parse_share_an_answer_id_and_hide_secrets(
             "RAGBOT_LOG_FORMAT": "json",
             "RAGBOT_LOG_LEVEL": "INFO",
         }
-        ragbot = str(Path(sys.executable).with_name("ragbot"))
-        # Indexed first: the ingest report `ask` would print is terminal output, not a log line.
-        indexing = await asyncio.create_subprocess_exec(ragbot, "ingest", env=env, stderr=asyncio.subprocess.PIPE)
-        await asyncio.wait_for(indexing.communicate(), 180)
-        assert indexing.returncode == 0
-        process = await asyncio.create_subprocess_exec(
-            ragbot, "ask", FOUNDER, "--json", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-        )
-        stdout, stderr = await asyncio.wait_for(process.communicate(), 180)
-    assert process.returncode == 0, stderr.decode()
-    assert json.loads(stdout)["answer"] == ANSWER
-    text = stderr.decode()
+        done = await arun_ragbot(["ask", FOUNDER, "--json"], env, tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    assert json.loads(done.stdout)["answer"] == ANSWER
+    text = done.stderr.decode()
     assert secret not in text
     lines = [json.loads(line) for line in text.splitlines()]  # every line is one JSON object
     ids = {line["answer_id"] for line in lines if "answer_id" in line}
@@ -275,19 +271,12 @@ async def test_stats_command_shows_todays_spend_against_the_budget(tmp_path: Pat
         answer = Answer(ANSWER, (), True, False, "generative", usage=Usage(900, 200))
         await db.log_answer(f"{n:012x}", FOUNDER, answer, guild_id=guild, channel_id=1, user_id=5, latency_ms=800)
     await db.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | {
-        "RAGBOT_DATA_DIR": str(data),
-        "RAGBOT_LLM__DAILY_TOKENS_PER_GUILD": "2000",
-    }
-    ragbot = str(Path(sys.executable).with_name("ragbot"))
+    env = {"RAGBOT_DATA_DIR": str(data), "RAGBOT_LLM__DAILY_TOKENS_PER_GUILD": "2000"}
 
     async def run(*args: str) -> str:
-        process = await asyncio.create_subprocess_exec(
-            ragbot, "stats", *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-        )
-        out, err = await asyncio.wait_for(process.communicate(), 120)
-        assert process.returncode == 0, err.decode()
-        return out.decode()
+        done = await arun_ragbot(["stats", *args], env, tmp_path)
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout.decode()
 
     assert "model tokens today: 2,200 of 2,000 tokens (110%) — used up" in await run("--guild", "7")
     assert "model tokens today: 1,100 of 2,000 tokens (55%)\n" in await run("--guild", "8")

@@ -8,13 +8,12 @@ import asyncio
 import io
 import json
 import logging
-import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fakes.openai_server import FakeOpenAI
+from helpers import arun_ragbot
 
 from rag.config import Settings
 from rag.embeddings.onnx import OnnxEmbedder
@@ -85,13 +84,8 @@ def _env(base: dict[str, str], fake: FakeOpenAI) -> dict[str, str]:
 
 
 async def _ragbot(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
-    script = Path(sys.executable).with_name("ragbot")
-    full = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | env
-    proc = await asyncio.create_subprocess_exec(
-        str(script), *args, env=full, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=300)
-    return proc.returncode or 0, out.decode() + err.decode()
+    done = await arun_ragbot(args, env, cwd)
+    return done.returncode, done.stdout.decode() + done.stderr.decode()
 
 
 def _leaks(text: str) -> list[str]:

@@ -8,7 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import ARTICLE, CORPUS, run_ragbot
+from helpers import ARTICLE, CORPUS, build_index, built_once, run_ragbot
+
+from rag.embeddings.onnx import OnnxEmbedder
 
 BRIEF = CORPUS / "briefs" / "nvidia-sell-off-january-2025.md"
 BRIEF_ID = "briefs/nvidia-sell-off-january-2025"
@@ -22,15 +24,30 @@ CNBC = {
 ARXIV = {"title": "DeepSeek-V3 Technical Report (arXiv, Dec 27, 2024)", "url": "https://arxiv.org/abs/2412.19437"}
 
 
+@pytest.fixture(scope="session")
+def _article_and_brief_index(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, embedder: OnnxEmbedder) -> Path:
+    def build(root: Path) -> None:
+        _corpus(root / "source")
+        build_index(root, root / "source", model_dir, embedder)
+
+    return built_once(tmp_path_factory, "article-and-brief-index", build) / "data"
+
+
+def _corpus(folder: Path) -> Path:
+    """The article and one brief."""
+    (folder / "briefs").mkdir(parents=True)
+    shutil.copy(ARTICLE, folder / ARTICLE.name)
+    shutil.copy(BRIEF, folder / "briefs" / BRIEF.name)
+    return folder
+
+
 @pytest.fixture
-def env(tmp_path: Path, model_dir: Path) -> dict[str, str]:
-    corpus = tmp_path / "corpus"
-    (corpus / "briefs").mkdir(parents=True)
-    shutil.copy(ARTICLE, corpus / ARTICLE.name)
-    shutil.copy(BRIEF, corpus / "briefs" / BRIEF.name)
+def env(tmp_path: Path, model_dir: Path, _article_and_brief_index: Path) -> dict[str, str]:
+    """The two sources, indexed already (a copy of the index built once)."""
+    shutil.copytree(_article_and_brief_index, tmp_path / "data")
     return {
         "RAGBOT_DATA_DIR": str(tmp_path / "data"),
-        "RAGBOT_CORPUS_DIR": str(corpus),
+        "RAGBOT_CORPUS_DIR": str(_corpus(tmp_path / "corpus")),
         "RAGBOT_EMBEDDING__MODEL_DIR": str(model_dir),
     }
 

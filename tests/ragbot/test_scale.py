@@ -124,7 +124,10 @@ async def settled(discord: FakeDiscord, ix: SentInteraction, done: Callable[[str
         outcome = discord.interaction_outcome(ix)
         return outcome.message is not None and not outcome.loading and done(shown())
 
-    await discord.wait_for_call(lambda _call: finished(), timeout)
+    try:
+        await discord.wait_for_call(lambda _call: finished(), timeout)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nshown: {shown()!r}") from None
     return shown()
 
 

@@ -66,6 +66,7 @@ async def test_an_ingested_page_is_cited_then_removed(env: dict[str, str], tmp_p
     assert again.returncode == 1 and "no URL source has this address or id" in again.stderr
 
 
+@pytest.mark.usefixtures("indexed_article")  # the corpus is indexed already; the command is about the page
 @pytest.mark.parametrize(
     ("path", "reason"),
     [
@@ -90,6 +91,7 @@ async def test_a_failed_url_is_one_line_and_changes_nothing(
     assert ((await _ragbot(["sources"], env, tmp_path)).stdout, await _ask(env, tmp_path)) == before
 
 
+@pytest.mark.usefixtures("indexed_article")
 async def test_private_addresses_are_refused_unless_allowed(env: dict[str, str], tmp_path: Path, site: WebSite) -> None:
     url = site.page("/act.html", act_html())
     refused = await asyncio.to_thread(run_ragbot, ["ingest", url], env, tmp_path)  # the default: no private hosts
