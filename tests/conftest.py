@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ARTICLE, CORPUS, EMBED_THREADS, IN_CI, REPO, DevSetRun, build_index, built_once
+from helpers import ARTICLE, CORPUS, EMBED_THREADS, IN_CI, REPO, DevSetRun, build_index, built_once, copy_index
 
 from rag.config import DEFAULT_CHROMA_MODEL_DIR, EmbeddingSettings, Settings
 from rag.embeddings.onnx import OnnxEmbedder, resolve_model_dir
@@ -127,14 +127,14 @@ def _article_index(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, em
 @pytest.fixture
 def indexed_corpus(corpus_copy: Path, _corpus_index: Path, tmp_path: Path) -> Path:
     """`corpus_copy`, already indexed in the data folder of `make_settings()`."""
-    shutil.copytree(_corpus_index, tmp_path / "data")
+    copy_index(_corpus_index, tmp_path / "data")
     return corpus_copy
 
 
 @pytest.fixture
 def indexed_article(article_corpus: Path, _article_index: Path, tmp_path: Path) -> Path:
     """`article_corpus`, already indexed in the data folder of `make_settings()`."""
-    shutil.copytree(_article_index, tmp_path / "data")
+    copy_index(_article_index, tmp_path / "data")
     return article_corpus
 
 
@@ -159,7 +159,7 @@ def dev_set_run(
 
     def build(root: Path) -> None:
         shutil.copytree(CORPUS, root / "corpus")
-        shutil.copytree(_corpus_index, root / "data")
+        copy_index(_corpus_index, root / "data")
         embedding = {"model_dir": model_dir, "threads": EMBED_THREADS}
         settings = Settings(_env_file=None, data_dir=root / "data", corpus_dir=root / "corpus", embedding=embedding)
         (root / "run.pickle").write_bytes(pickle.dumps(asyncio.run(_evaluate_dev_set(settings, embedder))))

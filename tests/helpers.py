@@ -151,6 +151,20 @@ def build_index(root: Path, source: Path, model_dir: Path, embedder: OnnxEmbedde
     return root / "data"
 
 
+def copy_index(built: Path, target: Path) -> Path:
+    """A test's own copy of a data folder built once. The kept sentence vectors are linked, not copied: the app
+    never writes such a file in place (it writes a new one and renames it over), so no test sees another's."""
+
+    def copy(src: str, dst: str) -> object:
+        if Path(src).relative_to(built).parts[0] == "sentences":
+            os.link(src, dst)
+            return dst
+        return shutil.copy2(src, dst)
+
+    shutil.copytree(built, target, copy_function=copy)
+    return target
+
+
 # A citation of a curated brief with its primary sources (one unconfirmed), as answers and FAQ entries carry it.
 BRIEF_CITATION = Citation(
     1,

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import ARTICLE, CORPUS, build_index, built_once, run_ragbot
+from helpers import ARTICLE, CORPUS, build_index, built_once, copy_index, run_ragbot
 
 from rag.embeddings.onnx import OnnxEmbedder
 
@@ -44,7 +44,7 @@ def _corpus(folder: Path) -> Path:
 @pytest.fixture
 def env(tmp_path: Path, model_dir: Path, _article_and_brief_index: Path) -> dict[str, str]:
     """The two sources, indexed already (a copy of the index built once)."""
-    shutil.copytree(_article_and_brief_index, tmp_path / "data")
+    copy_index(_article_and_brief_index, tmp_path / "data")
     return {
         "RAGBOT_DATA_DIR": str(tmp_path / "data"),
         "RAGBOT_CORPUS_DIR": str(_corpus(tmp_path / "corpus")),
