@@ -166,3 +166,25 @@ def dev_set_run(
 
     run: DevSetRun = pickle.loads((built_once(tmp_path_factory, "dev-set-run", build) / "run.pickle").read_bytes())
     return run
+
+
+# --- order -------------------------------------------------------------------------------------------------------
+# The files holding the longest tests (real processes: two bots and a chroma server, a wheel built and installed,
+# a web site ingested through the CLI). pytest-xdist hands tests out in collection order, so these go first: a
+# worker that draws one late would otherwise run it alone while the others have finished.
+LONGEST_FIRST = (
+    "ragbot/test_scale.py",
+    "ragbot/test_wheel.py",
+    "rag/test_chroma_server.py",
+    "ragbot/test_url_sources_cli.py",
+    "ragbot/test_monitoring.py",
+    "ragbot/test_runner.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.path.as_posix()
+        return next((n for n, name in enumerate(LONGEST_FIRST) if path.endswith(name)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: the rest keep their order

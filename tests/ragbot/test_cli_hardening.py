@@ -82,6 +82,7 @@ async def test_a_file_from_elsewhere_cannot_replace_an_article_nor_a_folder_add_
     assert len(ids) == 15 and "briefs/deepseek-r1" in ids and "deepseek-r1" not in ids
 
 
+@pytest.mark.usefixtures("indexed_article")  # indexed already: the command is what is tested
 async def test_invalid_utf8_in_an_argument_is_searched_not_a_crash(
     env: dict[str, str], tmp_path: Path, article_corpus: Path
 ) -> None:
@@ -109,6 +110,7 @@ async def test_a_database_url_with_a_bad_port_is_one_line_naming_the_setting(
     assert "RAGBOT_DATABASE__URL" in err and "port is not a number" in err and "s3cret" not in err
 
 
+@pytest.mark.usefixtures("indexed_article")  # indexed already: the command is what is tested
 async def test_escape_sequences_from_the_model_never_reach_the_terminal(
     env: dict[str, str], tmp_path: Path, article_corpus: Path
 ) -> None:
