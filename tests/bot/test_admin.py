@@ -31,13 +31,15 @@ async def test_stats_count_refusals_and_votes(harness_factory: HarnessFactory) -
     mod = h.add_moderator()
     h.model.enqueue_reply(ANSWER)
     answered = (await _ask(h, FOUNDER)).message
+    assert answered is not None
     refused = await _ask(h, OFF_TOPIC)
-    assert refused.content.startswith(REFUSAL_LABEL) and len(h.model.chat_requests) == 1
+    assert refused.content is not None and refused.content.startswith(REFUSAL_LABEL) and len(h.model.chat_requests) == 1
     buttons = [c["custom_id"] for row in answered["components"] for c in row["components"]]
     down = next(b for b in buttons if ":down:" in b)
     await h.settled(await h.discord.click_button(int(answered["id"]), down))
 
     stats = await h.settled(await h.discord.slash_command("stats", {}, user_id=mod))
+    assert stats.content is not None
     assert stats.ephemeral and stats.content.startswith("📊 **The last 7 days**")
     assert "**Questions:** 2" in stats.content
     assert "(the sources don't cover them): 1 · 50%" in stats.content
@@ -54,6 +56,7 @@ async def test_sources_lists_the_article(harness_factory: HarnessFactory) -> Non
     h = await harness_factory()
     [doc] = h.service.index.catalog.documents()
     outcome = await h.settled(await h.discord.slash_command("sources", {"list": {}}))  # any member may look
+    assert outcome.content is not None
     assert outcome.ephemeral and outcome.content.startswith("📚 **Indexed sources** — 1 in all · page 1/1")
     assert f"[{TITLE}](<{doc.source.url}>) — {doc.source.published} · {doc.chunk_count} chunks" in outcome.content
     assert outcome.components == []  # one page: no buttons
@@ -74,6 +77,7 @@ async def test_reindex_is_for_administrators_and_reports_failures(
 
     (article_corpus / "broken.pdf").write_bytes(b"%PDF-1.7 truncated garbage")
     again = await h.settled(await h.discord.slash_command("reindex", {}, user_id=admin), timeout=60)
+    assert again.content is not None
     assert "0 added, 0 updated, 0 removed, 1 unchanged, 1 failed" in again.content
     assert "**Files that could not be indexed:**\n• `" in again.content and "broken.pdf" in again.content
     assert [d.source.id for d in h.service.index.catalog.documents()] == [ARTICLE_ID]

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from fakes.discord_server import Call
+from fakes.discord_server import Call, SentInteraction
 from harness import Harness, HarnessFactory
 
 from bot.delivery import BACKEND_DOWN
@@ -33,6 +33,7 @@ async def test_slash_ask_defers_then_edits_in_a_cited_answer(harness_factory: Ha
     assert callback.json["type"] == 5  # deferred at once: "ragbot is thinking…"
     outcome = h.discord.interaction_outcome(ix)
     assert outcome.content == ANSWER and not outcome.ephemeral
+    assert outcome.message is not None
     [embed] = outcome.message["embeds"]
     assert embed["title"] == "Sources"
     assert (
@@ -61,7 +62,9 @@ async def test_mention_opens_a_thread_and_follow_ups_need_no_mention(harness_fac
     await h.discord.wait_for_call(lambda c: _is_final(c) and f"/channels/{thread_id}/" in c.path, 10, since=mark)
     [answer] = _bot_replies(h, thread_id)
     assert answer["content"] == "He worked in quantitative trading [1]."
-    final_prompt = h.model.chat_requests[-1].json["messages"][1]["content"]
+    final_request = h.model.chat_requests[-1].json
+    assert final_request is not None
+    final_prompt = final_request["messages"][1]["content"]
     assert "Conversation so far" in final_prompt and "User: Who founded DeepSeek?" in final_prompt
     assert "Assistant: DeepSeek was founded by Liang Wenfeng [1]." in final_prompt
 
@@ -75,7 +78,9 @@ async def test_other_mentions_in_a_question_are_not_searched(harness_factory: Ha
     await h.discord.wait_for_call(lambda c: _is_final(c) and f"/channels/{h.discord.channel_id}/" in c.path, 30)
     [reply] = _bot_replies(h, h.discord.channel_id)
     assert reply["content"] == ANSWER
-    prompt = h.model.chat_requests[-1].json["messages"][1]["content"]
+    request = h.model.chat_requests[-1].json
+    assert request is not None
+    prompt = request["messages"][1]["content"]
     assert "wants to know: Who founded DeepSeek?" in prompt and str(other) not in prompt
 
 
@@ -94,10 +99,9 @@ async def test_reply_to_an_answer_is_a_follow_up(harness_factory: HarnessFactory
     await h.discord.wait_for_call(_is_final, 10, since=mark)
     second = _bot_replies(h, h.discord.channel_id)[-1]
     assert second["content"] == "He started out in Chengdu [1]."
-    assert (
-        "Assistant: DeepSeek was founded by Liang Wenfeng [1]."
-        in h.model.chat_requests[-1].json["messages"][1]["content"]
-    )
+    request = h.model.chat_requests[-1].json
+    assert request is not None
+    assert "Assistant: DeepSeek was founded by Liang Wenfeng [1]." in request["messages"][1]["content"]
 
 
 async def test_a_6000_character_answer_is_split_and_sourced_once(harness_factory: HarnessFactory) -> None:
@@ -132,10 +136,15 @@ async def test_cooldown_turns_the_third_question_away(harness_factory: HarnessFa
     for _ in range(2):
         h.model.enqueue_reply(ANSWER)
         ix = await h.discord.slash_command("ask", {"question": FOUNDER})
-        await h.discord.wait_for_call(lambda c, ix=ix: _is_final(c) and ix.token in c.path, 10)
+
+        def answered(c: Call, ix: SentInteraction = ix) -> bool:
+            return _is_final(c) and ix.token in c.path
+
+        await h.discord.wait_for_call(answered, 10)
     ix = await h.discord.slash_command("ask", {"question": FOUNDER})
     await h.discord.wait_for_call(lambda c: c.method == "POST" and f"/interactions/{ix.id}/" in c.path, 10)
     outcome = h.discord.interaction_outcome(ix)
+    assert outcome.content is not None
     assert outcome.ephemeral and re.match(r"You're asking quickly: please wait \d+ s", outcome.content)
     assert len(h.model.chat_requests) == 2
 
@@ -186,17 +195,20 @@ async def test_buttons_keep_working_after_a_restart(harness_factory: HarnessFact
     ix = await h.discord.slash_command("ask", {"question": FOUNDER})
     await h.discord.wait_for_call(lambda c: _is_final(c) and ix.token in c.path, 10)
     message = h.discord.interaction_outcome(ix).message
+    assert message is not None
     up, _down, sources = [c["custom_id"] for row in message["components"] for c in row["components"]]
     await h.stop()
     await h.start()  # a new process: same data dir, new client
 
     vote = await h.discord.click_button(int(message["id"]), up)
     await h.discord.wait_for_call(lambda c: f"/interactions/{vote.id}/" in c.path, 10)
-    assert h.discord.interaction_outcome(vote).content.startswith("Thanks! Your 👍")
+    thanks = h.discord.interaction_outcome(vote).content
+    assert thanks is not None and thanks.startswith("Thanks! Your 👍")
     assert await h.db.votes(up.rsplit(":", 1)[1]) == (1, 0)
     shown = await h.discord.click_button(int(message["id"]), sources)
     await h.discord.wait_for_call(lambda c: f"/interactions/{shown.id}/" in c.path, 10)
     outcome = h.discord.interaction_outcome(shown)
+    assert outcome.content is not None
     assert outcome.ephemeral and "> DeepSeek was founded by Liang Wenfeng" in outcome.content
 
 

@@ -33,7 +33,8 @@ async def _ask(h: Harness, question: str, *, channel_id: int | None = None) -> I
     return h.discord.interaction_outcome(ix)
 
 
-def _inputs(modal: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _inputs(modal: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    assert modal is not None, "no form was shown"
     return {c["custom_id"]: c for c in walk_components(modal["components"]) if c.get("type") == 4}
 
 
@@ -68,12 +69,15 @@ async def test_a_pinned_answer_answers_a_paraphrase_without_the_model(harness_fa
     mod = h.add_moderator()
     h.model.enqueue_reply(ANSWER)
     answer = (await _ask(h, FOUNDER)).message
+    assert answer is not None
 
     shown, saved = await _pin(h, int(answer["id"]), mod)
     assert _inputs(shown.modal)["question"]["value"] == FOUNDER
     assert _inputs(shown.modal)["answer"]["value"] == ANSWER
+    assert saved.content is not None
     assert saved.ephemeral and "Saved FAQ entry **#1**" in saved.content and PINNED in saved.content
-    assert h.discord.message(int(answer["id"]))["pinned"]
+    pinned = h.discord.message(int(answer["id"]))
+    assert pinned is not None and pinned["pinned"]
     [entry] = await h.db.faqs_for_guild(h.discord.guild_id)
     assert (entry.question, entry.answer, entry.pinned_message_id) == (FOUNDER, ANSWER, int(answer["id"]))
     assert [c.title for c in entry.citations] == [TITLE]
@@ -91,13 +95,14 @@ async def test_pin_as_faq_can_edit_the_text_and_refuses_other_messages(harness_f
     mod = h.add_moderator()
     h.model.enqueue_reply(ANSWER)
     answer = (await _ask(h, FOUNDER)).message
+    assert answer is not None
     _, saved = await _pin(h, int(answer["id"]), mod, answer="Liang Wenfeng founded it in 2023 [1].")
-    assert "Saved" in saved.content
+    assert saved.content is not None and "Saved" in saved.content
     [entry] = await h.db.faqs_for_guild(h.discord.guild_id)
     assert entry.answer == "Liang Wenfeng founded it in 2023 [1]."
 
     again = await h.settled(await h.discord.context_menu("Pin as FAQ", int(answer["id"]), user_id=mod))
-    assert again.modal is None and "already is FAQ entry #1" in again.content
+    assert again.modal is None and again.content is not None and "already is FAQ entry #1" in again.content
 
     own = await h.discord.send_message(h.discord.channel_id, "a member's own message")
     refused = await h.settled(await h.discord.context_menu("Pin as FAQ", int(own["id"]), user_id=mod))
@@ -108,6 +113,7 @@ async def test_non_moderators_are_refused_and_nothing_is_stored(harness_factory:
     h = await harness_factory()
     h.model.enqueue_reply(ANSWER)
     answer = (await _ask(h, FOUNDER)).message
+    assert answer is not None
     member = h.discord.user_id  # @everyone's permissions only
 
     for ix in (
@@ -119,7 +125,8 @@ async def test_non_moderators_are_refused_and_nothing_is_stored(harness_factory:
         outcome = await h.settled(ix)
         assert outcome.ephemeral and outcome.content == NOT_MODERATOR and outcome.modal is None
     assert await h.db.list_faqs(h.discord.guild_id) == ([], 0)
-    assert not h.discord.message(int(answer["id"]))["pinned"]
+    unpinned = h.discord.message(int(answer["id"]))
+    assert unpinned is not None and not unpinned["pinned"]
 
     # Discord hides the commands from non-moderators too, though the handlers never rely on it.
     synced = {c["name"]: c for c in h.discord.commands(h.discord.guild_id)}
@@ -139,7 +146,7 @@ async def test_a_configured_moderator_role_may_curate(harness_factory: HarnessFa
 
     h = await harness_factory(setup=faq_team)
     _, saved = await _faq_form(h, "add", None, made["user"], question=FOUNDER, answer="Liang Wenfeng.")
-    assert "Saved FAQ entry **#1**" in saved.content
+    assert saved.content is not None and "Saved FAQ entry **#1**" in saved.content
 
 
 async def test_an_faq_of_one_guild_never_answers_in_another(harness_factory: HarnessFactory) -> None:
@@ -154,7 +161,7 @@ async def test_an_faq_of_one_guild_never_answers_in_another(harness_factory: Har
     h = await harness_factory(setup=second_guild)
     mod = h.add_moderator()
     _, saved = await _faq_form(h, "add", None, mod, question=FOUNDER, answer="Liang Wenfeng founded DeepSeek.")
-    assert "Saved" in saved.content
+    assert saved.content is not None and "Saved" in saved.content
 
     h.model.enqueue_reply(ANSWER)
     there = await _ask(h, PARAPHRASE, channel_id=other["channel"])
@@ -166,7 +173,8 @@ async def test_an_faq_of_one_guild_never_answers_in_another(harness_factory: Har
     ix = await h.discord.slash_command("faq", {"list": {}}, user_id=other_mod, channel_id=other["channel"])
     assert (await h.settled(ix)).content == NO_FAQS
     ix = await h.discord.slash_command("faq", {"remove": {"id": 1}}, user_id=other_mod, channel_id=other["channel"])
-    assert "no FAQ entry #1" in (await h.settled(ix)).content
+    not_here = (await h.settled(ix)).content
+    assert not_here is not None and "no FAQ entry #1" in not_here
     assert len(await h.db.faqs_for_guild(h.discord.guild_id)) == 1
 
 
@@ -177,6 +185,7 @@ async def test_faq_list_pages(harness_factory: HarnessFactory) -> None:
         await h.db.add_faq(h.discord.guild_id, f"Question number {i}?", f"Answer {i}.", author_id=mod)
 
     first = await _faq(h, "list", None, mod)
+    assert first.message is not None and first.content is not None
     assert first.ephemeral and "23 in all · page 1/3" in first.content
     assert "**#10** Question number 10?" in first.content and "#11" not in first.content
     previous, following = [c for c in walk_components(first.components) if c.get("type") == 2]
@@ -185,9 +194,11 @@ async def test_faq_list_pages(harness_factory: HarnessFactory) -> None:
     click = await h.discord.click_button(int(first.message["id"]), following["custom_id"], user_id=mod)
     await h.settled(click)
     second = h.discord.message(int(first.message["id"]))
+    assert second is not None
     assert "page 2/3" in second["content"] and "**#11**" in second["content"] and "**#21**" not in second["content"]
 
     last = await _faq(h, "list", {"page": 9}, mod)  # past the end: the last page
+    assert last.content is not None
     assert "page 3/3" in last.content and "**#23** Question number 23?" in last.content
     assert [bool(c.get("disabled")) for c in walk_components(last.components) if c.get("type") == 2] == [False, True]
 
@@ -203,17 +214,20 @@ async def test_faq_show_edit_and_remove(harness_factory: HarnessFactory) -> None
     )
     form = _inputs(shown.modal)
     assert form["question"]["value"] == FOUNDER and not form["sources"].get("value")  # no sources yet
-    assert f"Updated FAQ entry **#{entry.id}**" in edited.content
+    assert edited.content is not None and f"Updated FAQ entry **#{entry.id}**" in edited.content
     stored = await h.db.get_faq(entry.id, h.discord.guild_id)
+    assert stored is not None
     assert stored.answer == "Liang Wenfeng, a hedge fund manager [1]."
     assert [(c.n, c.chunk_id, c.title) for c in stored.citations] == [(1, chunk_id, TITLE)]
     assert stored.citations[0].quote
 
     _, unknown = await _faq_form(h, "edit", {"id": entry.id}, mod, answer="Changed.", sources="nope-123")
-    assert "not in the index: `nope-123`" in unknown.content
-    assert (await h.db.get_faq(entry.id, h.discord.guild_id)).answer == stored.answer  # nothing saved
+    assert unknown.content is not None and "not in the index: `nope-123`" in unknown.content
+    unchanged = await h.db.get_faq(entry.id, h.discord.guild_id)
+    assert unchanged is not None and unchanged.answer == stored.answer  # nothing saved
 
     show = await _faq(h, "show", {"id": entry.id}, mod)
+    assert show.content is not None
     assert show.ephemeral and f"**Q:** {FOUNDER}\n\n**A:** {stored.answer}" in show.content
     assert TITLE in show.embeds[0]["description"]
 
@@ -221,7 +235,7 @@ async def test_faq_show_edit_and_remove(harness_factory: HarnessFactory) -> None
     assert removed.content == f"🗑️ Removed FAQ entry **#{entry.id}**."
     assert await h.db.get_faq(entry.id, h.discord.guild_id) is None
     gone = await _faq(h, "edit", {"id": entry.id}, mod)
-    assert gone.modal is None and f"no FAQ entry #{entry.id}" in gone.content
+    assert gone.modal is None and gone.content is not None and f"no FAQ entry #{entry.id}" in gone.content
     h.model.enqueue_reply(ANSWER)
     assert (await _ask(h, FOUNDER)).content == ANSWER  # the model answers again
 
@@ -240,6 +254,7 @@ async def test_invalid_entries_get_a_clear_reply(
     h = await harness_factory()
     mod = h.add_moderator()
     shown, outcome = await _faq_form(h, "add", None, mod, **values)
+    assert outcome.content is not None
     assert outcome.ephemeral and message in outcome.content
     assert int(_inputs(shown.modal)["answer"]["max_length"]) == 4000  # Discord's cap on a text input
     assert await h.db.list_faqs(h.discord.guild_id) == ([], 0)
@@ -255,11 +270,13 @@ async def test_pinning_a_10000_character_answer_asks_to_shorten_it(harness_facto
     ix = await h.discord.slash_command("ask", {"question": FOUNDER})
     await h.discord.wait_for_call(lambda c: c.method == "POST" and bool((c.json or {}).get("components")), 20)
     first, *_, last = [h.discord.interaction_outcome(ix).message, *h.discord.interaction_outcome(ix).followups]
+    assert first is not None and last is not None
 
     refused = await h.settled(await h.discord.context_menu("Pin as FAQ", int(first["id"]), user_id=mod))
     assert refused.content == NOT_AN_ANSWER  # only the last piece carries the answer's buttons
     shown, outcome = await _pin(h, int(last["id"]), mod)
     assert len(_inputs(shown.modal)["answer"]["value"]) == 4000  # as much as the form can hold
+    assert outcome.content is not None
     assert f"too long (4,000 characters; at most {FAQ_ANSWER_MAX_CHARS:,})" in outcome.content
     assert await h.db.list_faqs(h.discord.guild_id) == ([], 0)
 
@@ -269,14 +286,16 @@ async def test_a_refused_pin_is_reported_and_the_entry_kept(harness_factory: Har
     mod = h.add_moderator()
     h.model.enqueue_reply(ANSWER)
     answer = (await _ask(h, FOUNDER)).message
+    assert answer is not None
     h.discord.set_permission_overwrite(h.discord.channel_id, h.discord.bot_user_id, deny=MANAGE_MESSAGES, member=True)
 
     _, saved = await _pin(h, int(answer["id"]), mod)
-    assert "Saved FAQ entry **#1**" in saved.content
+    assert saved.content is not None and "Saved FAQ entry **#1**" in saved.content
     assert "couldn't pin the message: I don't have the Pin Messages permission" in saved.content
     assert [c.status for c in h.discord.calls if c.method == "PUT" and "/pins/" in c.path] == [403]
     [entry] = await h.db.faqs_for_guild(h.discord.guild_id)
-    assert entry.pinned_message_id is None and not h.discord.message(int(answer["id"]))["pinned"]
+    message = h.discord.message(int(answer["id"]))
+    assert entry.pinned_message_id is None and message is not None and not message["pinned"]
 
 
 async def test_pinning_the_message_can_be_turned_off(harness_factory: HarnessFactory) -> None:
@@ -284,6 +303,8 @@ async def test_pinning_the_message_can_be_turned_off(harness_factory: HarnessFac
     mod = h.add_moderator()
     h.model.enqueue_reply(ANSWER)
     answer = (await _ask(h, FOUNDER)).message
+    assert answer is not None
     _, saved = await _pin(h, int(answer["id"]), mod)
+    assert saved.content is not None
     assert saved.content.startswith("📌 Saved FAQ entry **#1**") and PINNED not in saved.content
     assert not [c for c in h.discord.calls if "/pins/" in c.path]

@@ -188,7 +188,13 @@ class Gateway(DiscordState):
         op, d = frame.get("op"), frame.get("d")
         if op == 1:  # heartbeat
             await session.send(11, None)
-        elif op == 2:
+            return
+        if op not in (2, 6, 8):
+            return
+        if not isinstance(d, dict):  # these ops carry an object: Discord closes on anything else
+            await session.ws.close(code=4002, message=b"Error while decoding payload.")
+            return
+        if op == 2:
             await self._identify(session, d)
         elif op == 6:
             await self._resume(session, d)

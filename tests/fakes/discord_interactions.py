@@ -130,9 +130,8 @@ class InteractionResponses(RestRoutes):
     async def _callback(self, req: ApiRequest, interaction_id: str, token: str) -> ApiResponse:
         ix = self._acknowledgeable(req, interaction_id, token)
         body = req.json or {}
-        cb_type = body.get("type")
         data: JSON = body.get("data") or {}
-        self._check_callback(req, ix, cb_type, data)
+        cb_type = self._check_callback(req, ix, body.get("type"), data)
         ephemeral = bool(int(data.get("flags") or 0) & FLAG_EPHEMERAL)
         msg = await self._apply_callback(req, ix, cb_type, data, ephemeral=ephemeral)
         ix.callback_type = cb_type
@@ -161,8 +160,9 @@ class InteractionResponses(RestRoutes):
             raise fail(404, "Unknown interaction", 10062)  # what Discord says after its 3 s window
         return ix
 
-    def _check_callback(self, req: ApiRequest, ix: InteractionState, cb_type: Any, data: JSON) -> None:
-        if cb_type not in _ALLOWED_CALLBACKS[ix.type]:
+    def _check_callback(self, req: ApiRequest, ix: InteractionState, cb_type: object, data: JSON) -> int:
+        """Validate a callback's type and data; returns the (valid) callback type."""
+        if not isinstance(cb_type, int) or cb_type not in _ALLOWED_CALLBACKS[ix.type]:
             errors = FormErrors()
             errors.add(["type"], "INTERACTION_RESPONSE_TYPE_INVALID", f"Invalid response type {cb_type} here")
             raise form_error(errors)
@@ -172,6 +172,7 @@ class InteractionResponses(RestRoutes):
             errors = validate_modal(data)
             if errors:
                 raise form_error(errors)
+        return cb_type
 
     async def _apply_callback(
         self, req: ApiRequest, ix: InteractionState, cb_type: int, data: JSON, *, ephemeral: bool

@@ -223,13 +223,13 @@ class FakeOpenAI(LoopbackServer):
 
     # ---- handlers --------------------------------------------------------------------------
     async def _record(self, request: web.Request) -> dict[str, Any] | None:
-        body: Any = None
+        parsed: object = None
         if request.can_read_body:
             try:
-                body = json.loads(await request.read())
+                parsed = json.loads(await request.read())
             except ValueError:
-                body = None
-        body = body if isinstance(body, dict) else None
+                parsed = None
+        body = parsed if isinstance(parsed, dict) else None
         headers = {k.lower(): v for k, v in request.headers.items()}
         self.requests.append(Recorded(request.method, request.path, headers, body, time.perf_counter()))
         return body

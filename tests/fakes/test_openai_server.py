@@ -9,10 +9,13 @@ from collections.abc import AsyncIterator
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from fakes.openai_server import DEFAULT_REPLY, FakeOpenAI
 
-MSGS = [{"role": "user", "content": "What does the EU AI Act say about transparency?"}]
+MSGS: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "What does the EU AI Act say about transparency?"}
+]
 
 
 @pytest.fixture
