@@ -50,7 +50,10 @@ class SqlUrlRegistry:
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
                     conn.execute(_SCHEMA)
             except psycopg.OperationalError as exc:
-                raise RagError(f"the shared URL-source list at {self._where} is unreachable: {exc}".strip()) from exc
+                raise self._unreachable(exc) from exc
+
+    def _unreachable(self, exc: psycopg.OperationalError) -> RagError:
+        return RagError(f"the shared URL-source list at {self._where} is unreachable: {exc}".strip())
 
     def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
         if self._conn is None or self._conn.closed or self._conn.broken:
@@ -63,7 +66,7 @@ class SqlUrlRegistry:
                 cursor = self._connection().execute(sql, params)
                 return cursor.fetchall() if cursor.description else []
             except psycopg.OperationalError as exc:  # the server went away: the next call reconnects
-                raise RagError(f"the shared URL-source list at {self._where} is unreachable: {exc}".strip()) from exc
+                raise self._unreachable(exc) from exc
 
     def all(self) -> list[UrlSource]:
         rows = self._run("SELECT url, record FROM rag_url_sources ORDER BY url")
