@@ -102,7 +102,6 @@ def _become_the_command(request: dict[str, Any], fds: list[int]) -> None:
     os.environ.clear()
     os.environb.update(request["env"])
     sys.argv = [os.fsdecode(arg) for arg in request["argv"]]
-    sys.path[0] = os.path.dirname(sys.argv[0])  # a script's own folder leads the path, not this one (tests/)
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
