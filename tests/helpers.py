@@ -94,9 +94,7 @@ def run_ragbot(args: Argv, env: dict[str, str], cwd: Path) -> subprocess.Complet
     return subprocess.CompletedProcess(done.args, done.returncode, _text(done.stdout), _text(done.stderr))
 
 
-async def arun_ragbot(
-    args: Sequence[str | bytes], env: dict[str, str], cwd: Path
-) -> subprocess.CompletedProcess[bytes]:
+async def arun_ragbot(args: Argv, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
     """`run_ragbot` while this test's event loop goes on serving (a fake model, a web site); the output as bytes."""
     return await asyncio.to_thread(_run_bytes, args, env, cwd)
 

@@ -18,6 +18,7 @@ import gc
 import os
 import pickle
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -88,9 +89,11 @@ def _serve(path: str) -> tuple[dict[str, Any], list[int]]:
                 return pickle.loads(message), fds
             for fd in fds:
                 os.close(fd)
-            conn.send(pickle.dumps(pid))
+            with contextlib.suppress(OSError):  # a caller that timed out has gone: serve the next one
+                conn.send(pickle.dumps(pid))
             _, status = os.waitpid(pid, 0)
-            conn.send(pickle.dumps(os.waitstatus_to_exitcode(status)))
+            with contextlib.suppress(OSError):
+                conn.send(pickle.dumps(os.waitstatus_to_exitcode(status)))
             conn.close()
 
 
@@ -152,6 +155,7 @@ class WarmRagbot:
             process.kill()
             process.wait()
         self._log.close()
+        shutil.rmtree(self._folder, ignore_errors=True)
 
     def run(
         self, argv: Sequence[str | bytes], env: Mapping[str, str], cwd: Path, timeout: float

@@ -114,12 +114,11 @@ def test_small_things_a_newcomer_reads(env: dict[str, str], tmp_path: Path) -> N
     assert "(score 0." in found.stdout and ", similarity 0." in found.stdout
     assert "score: the fused rank of semantic and keyword search" in found.stderr
 
-    article = env
-    refused = run_ragbot(["ask", "how long should I boil an egg?"], article, tmp_path)
+    refused = run_ragbot(["ask", "how long should I boil an egg?"], env, tmp_path)
     assert "The closest sources I have:" in refused.stdout
     assert "<http" not in refused.stdout and " — https://" in refused.stdout  # no Discord-style <url>
 
-    failed = run_ragbot(["ask", "why " * 400, "--json"], article, tmp_path)
+    failed = run_ragbot(["ask", "why " * 400, "--json"], env, tmp_path)
     assert failed.returncode == 1
     error = json.loads(failed.stdout)
     assert error["exit_code"] == 1 and "the limit is 1,000" in error["error"]
