@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any
 
 # What a command imports before it does anything: the entry package, the core, moderator data and their libraries.
-# Not psycopg (the embedded default never loads it) nor matplotlib (only `stats --plot` does).
+# Not psycopg (the embedded default never loads it) nor matplotlib (only `stats --plot` does). Not onnxruntime
+# either: importing it starts a native thread (unless CI is set), which a forked child lacks, and the child's exit
+# then aborts or hangs in onnxruntime's destructors. Each command imports it (~0.03 s once numpy is loaded).
 PRELOAD = (
     "ragbot.cli",
     "ragbot.wiring",
@@ -46,7 +48,6 @@ PRELOAD = (
     "rag.llm.openai_chat",
     "curation.db",
     "chromadb",
-    "onnxruntime",
     "tokenizers",
     "openai",
     "sqlalchemy.ext.asyncio",
@@ -108,10 +109,22 @@ def _become_the_command(request: dict[str, Any], fds: list[int]) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def _threads() -> int:
+    """This process's threads, native ones included (threading only knows those Python started)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
+
+
 def _warm_main(path: str) -> None:
+    # numpy's OpenBLAS starts a pool of threads when it loads, sized by this variable. Each command reads its own
+    # environment, not this one; the OpenBLAS it inherits computes on one thread.
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
     _preload()
-    if threading.active_count() != 1:  # a fork copies only the calling thread: a lock another held stays held
-        sys.exit(f"an import started a thread: {threading.enumerate()}")
+    # A fork copies only the calling thread: whatever another thread held or waited on stays so in the child.
+    if _threads() != 1:
+        sys.exit(f"an import started a thread ({_threads()} threads; Python's: {threading.enumerate()})")
     # The children do not scan, nor on exit tear down page by page, what every one of them inherits: without
     # this a command's exit cost ~0.6 s, copying the shared pages it touched.
     gc.freeze()
@@ -127,11 +140,13 @@ def _warm_main(path: str) -> None:
 class WarmRagbot:
     """The warm process of one test process (one per pytest-xdist worker); `run` is `subprocess.run` for it."""
 
-    def __init__(self, python: str) -> None:
+    def __init__(self, python: str, env: Mapping[str, str] | None = None) -> None:
+        """The warm process runs `python` with `env` (default: this process's environment)."""
         self._lock = threading.Lock()
         self._folder = tempfile.mkdtemp(prefix="warm-ragbot-")
         self._socket = os.path.join(self._folder, "socket")
-        self._env = _base_environment(os.environ)
+        self._env = _base_environment(os.environ if env is None else env)
+        self.forked = 0  # commands run as a forked child (the others ran as a plain subprocess)
         self._log = open(os.path.join(self._folder, "stderr"), "w+b")  # noqa: SIM115 - lives with the process
         self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
             [python, __file__, self._socket],
@@ -164,6 +179,7 @@ class WarmRagbot:
         if self._process is None or _base_environment(env) != self._env:
             return subprocess.run(list(argv), env=dict(env), cwd=cwd, capture_output=True, timeout=timeout)
         with self._lock:  # one command at a time per warm process, as the tests run them
+            self.forked += 1
             return self._fork(argv, env, cwd, timeout)
 
     def _fork(
