@@ -12,13 +12,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ARTICLE, CORPUS, EMBED_THREADS, IN_CI, REPO, DevSetRun, build_index, built_once, copy_index
+from helpers import (
+    ARTICLE,
+    CORPUS,
+    EMBED_THREADS,
+    FIRST_INGEST,
+    IN_CI,
+    REPO,
+    DevSetRun,
+    build_index,
+    built_once,
+    copy_index,
+)
 
 from rag.config import DEFAULT_CHROMA_MODEL_DIR, EmbeddingSettings, Settings
 from rag.embeddings.onnx import OnnxEmbedder, resolve_model_dir
 from rag.errors import EmbedderUnavailable
 from rag.evaluation import run_eval
 from rag.golden import load_golden
+from rag.ingest import IngestReport
 from rag.llm.scripted import ScriptedChatModel
 from rag.service import build_service
 
@@ -113,6 +125,13 @@ def article_corpus(tmp_path: Path) -> Path:
 def _corpus_index(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, embedder: OnnxEmbedder) -> Path:
     root = built_once(tmp_path_factory, "corpus-index", lambda root: build_index(root, CORPUS, model_dir, embedder))
     return root / "data"
+
+
+@pytest.fixture(scope="session")
+def corpus_first_ingest(_corpus_index: Path) -> IngestReport:
+    """What the first ingest of the whole corpus, the one `indexed_corpus` copies, reported."""
+    report: IngestReport = pickle.loads((_corpus_index.parent / FIRST_INGEST).read_bytes())
+    return report
 
 
 @pytest.fixture(scope="session")

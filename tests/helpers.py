@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -126,9 +127,13 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Calla
     return folder
 
 
+FIRST_INGEST = "first-ingest.pickle"  # beside the data folder `build_index` fills: the IngestReport it got
+
+
 def build_index(root: Path, source: Path, model_dir: Path, embedder: OnnxEmbedder) -> Path:
-    """The index `make_settings()` would build over `source` (a folder, or one file), in root/data: for
-    `built_once`, so that tests copy it instead of embedding the same corpus again."""
+    """The index `make_settings()` would build over `source` (a folder, or one file), in root/data, and the
+    report of that first ingest in root/FIRST_INGEST: for `built_once`, so that tests copy it instead of
+    embedding the same corpus again."""
     corpus = root / "corpus"
     if source.is_dir():
         shutil.copytree(source, corpus)
@@ -146,6 +151,7 @@ def build_index(root: Path, source: Path, model_dir: Path, embedder: OnnxEmbedde
     finally:
         index.close()
     assert not report.failed, report.failed
+    (root / FIRST_INGEST).write_bytes(pickle.dumps(report))  # for the tests of a first ingest
     return root / "data"
 
 

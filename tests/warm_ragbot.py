@@ -54,6 +54,19 @@ PRELOAD = (
     "aiosqlite",
     "alembic.command",
 )
+# What commands import on their way (measured: the modules a child had that the warm process had not). Internals of
+# libraries, which a new version may rename: one that is gone is imported by the commands that need it.
+PRELOAD_IF_PRESENT = (
+    "chromadb.api.rust",  # ~0.14 s: what a command opening the store pays first
+    "chromadb.telemetry.product.posthog",
+    "Stemmer",
+    "multiprocessing.synchronize",
+    "rag.embeddings.batching",
+    "rag.settings_env",
+    "typer._adapters",
+    "typer._click.decorators",
+    "typer.rich_utils",  # usage errors and --help
+)
 _MAX_MESSAGE = 1 << 20
 
 
@@ -63,6 +76,9 @@ def _preload() -> None:
 
     for name in PRELOAD:
         importlib.import_module(name)  # a name that is gone fails the start: the commands then run as subprocesses
+    for name in PRELOAD_IF_PRESENT:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
 
 def _serve(path: str) -> tuple[dict[str, Any], list[int]]:

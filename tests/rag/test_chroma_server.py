@@ -72,22 +72,23 @@ def chroma_server(tmp_path: Path) -> Iterator[int]:
 
 def test_server_and_embedded_store_agree(
     make_settings: Callable[..., Settings],
-    indexed_corpus: Path,
+    indexed_article: Path,
     embedder: OnnxEmbedder,
     chroma_server: int,
     tmp_path: Path,
 ) -> None:
-    """The embedded index is the corpus index every test copies; the same corpus is ingested into the server."""
+    """The embedded index is the article's index that tests copy; the same corpus is ingested into the server (the
+    article alone: its 35 passages are enough to rank, and it keeps this test from embedding the whole corpus)."""
     embedded = make_settings()
     served = make_settings(data_dir=tmp_path / "served", chroma={"host": "127.0.0.1", "port": chroma_server})
     # The sentence vectors kept beside the embedded index, so the two searches read the very same vectors (a
     # sentence embedded in another batch can differ in the last bits) and only the stores differ.
     shutil.copytree(embedded.data_dir / "sentences", served.data_dir / "sentences")
-    files = len(list(indexed_corpus.rglob("*.md")))
+    files = len(list(indexed_article.rglob("*.md")))
     results = {}
     for name, settings in (("embedded", embedded), ("served", served)):
         index = open_index(settings, embedder=embedder)
-        report = ingest(index, [indexed_corpus], settings.chunking)
+        report = ingest(index, [indexed_article], settings.chunking)
         assert not report.failed and len(report.added if name == "served" else report.unchanged) == files
         assert index.store is not None and index.store.count() == index.catalog.chunk_count()
         retriever = Retriever(index, settings.retrieval)

@@ -14,7 +14,7 @@ from rag.config import Settings
 from rag.embeddings.onnx import OnnxEmbedder
 from rag.errors import IndexMismatchError
 from rag.index import Index, open_index
-from rag.ingest import ingest
+from rag.ingest import IngestReport, ingest
 from rag.retrieval import Retriever
 
 SettingsFactory = Callable[..., Settings]
@@ -26,8 +26,8 @@ def _open(settings: Settings, embedder: OnnxEmbedder | None = None) -> Index:
 
 @pytest.fixture
 def small_corpus(tmp_path: Path) -> Path:
-    """Three briefs of the real corpus, in the corpus folder of `make_settings()` (a first ingest of the whole
-    corpus is tested once, in test_reingest_skips_unchanged_files_and_keeps_ids)."""
+    """Three briefs of the real corpus, in the corpus folder of `make_settings()` (the first ingest of the whole
+    corpus is the one `indexed_corpus` copies: test_reingest_skips_unchanged_files_and_keeps_ids reads its report)."""
     target = tmp_path / "corpus"
     (target / "briefs").mkdir(parents=True)
     for name in ("eu-ai-act-timeline.md", "nist-ai-risk-management-framework.md", "deepseek-v3.md"):
@@ -41,19 +41,20 @@ def _vector_ids(index: Index) -> set[str]:
 
 
 def test_reingest_skips_unchanged_files_and_keeps_ids(
-    make_settings: SettingsFactory, corpus_copy: Path, embedder: OnnxEmbedder
+    make_settings: SettingsFactory, indexed_corpus: Path, corpus_first_ingest: IngestReport, embedder: OnnxEmbedder
 ) -> None:
+    """The first ingest of the whole corpus is the one every test copies (tests/helpers.py `build_index`)."""
     settings = make_settings()
     index = _open(settings, embedder)
-    first = ingest(index, [corpus_copy], settings.chunking)
-    files = len(list(corpus_copy.rglob("*.md")))
-    assert len(first.added) == files and not first.failed
+    files = len(list(indexed_corpus.rglob("*.md")))
+    first = corpus_first_ingest
+    assert len(first.added) == files and not first.failed and not first.updated and not first.unchanged
     ids = index.catalog.all_chunk_ids()
     assert _vector_ids(index) == ids and first.chunks_embedded == len(ids)
 
-    again = ingest(_open(settings, embedder), [corpus_copy], settings.chunking)
+    again = ingest(_open(settings, embedder), [indexed_corpus], settings.chunking)
     assert len(again.unchanged) == files
-    assert again.chunks_embedded == 0 and not again.added and not again.updated
+    assert again.chunks_embedded == 0 and not again.added and not again.updated and not again.failed
     assert index.catalog.all_chunk_ids() == ids
 
 
@@ -151,11 +152,8 @@ async def test_failure_mid_ingest_never_exposes_a_half_indexed_document(
     assert "Liang Wenfeng" in texts and "Liang W." not in texts.replace("Liang Wenfeng", "")
 
 
-async def test_embedder_mismatch_asks_for_a_rebuild(
-    make_settings: SettingsFactory, article_corpus: Path, embedder: OnnxEmbedder
-) -> None:
-    settings = make_settings()
-    ingest(_open(settings, embedder), [article_corpus], settings.chunking)
+async def test_embedder_mismatch_asks_for_a_rebuild(make_settings: SettingsFactory, indexed_article: Path) -> None:
+    article_corpus = indexed_article  # indexed with the ONNX model of make_settings()
     async with FakeOpenAI(embedding_dim=64) as fake:
         other = make_settings(embedding={"backend": "openai", "base_url": fake.base_url, "model": "fake-embed"})
         index = open_index(other)

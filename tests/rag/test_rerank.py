@@ -8,10 +8,8 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 from helpers import ARTICLE_ID, SettingsFactory, run_ragbot
-from onnx import TensorProto, helper, numpy_helper
 from tokenizers import Tokenizer
 
 from rag.errors import ConfigError
@@ -28,6 +26,10 @@ def tiny_cross_encoder(
 ) -> Path:
     """A model folder: tokenizer.json (MiniLM's), model.onnx whose logit per pair is 5 x (count of `token`
     among the pair's unmasked tokens); with `two_columns` the logits are (n, 2): [-that, that]."""
+    # Imported here: onnx loads ml_dtypes, ~1 s of CPU that every pytest worker would pay while collecting.
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(tokenizer_json, folder / "tokenizer.json")
     if window is not None:

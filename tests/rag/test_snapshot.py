@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from rag.config import Settings
 from rag.embeddings.onnx import OnnxEmbedder
@@ -42,12 +43,13 @@ def test_exact_cosine_order() -> None:
     assert abs(hits[0][1] - 1.4 / np.sqrt(2)) < 1e-6  # cosine, whatever the vectors' lengths
 
 
+@pytest.mark.usefixtures("indexed_article")  # the article indexed in make_settings()'s data folder
 def test_a_question_needs_no_chroma_once_the_snapshot_exists(
-    make_settings: Callable[..., Settings], article_corpus: Path, embedder: OnnxEmbedder, model_dir: Path
+    make_settings: Callable[..., Settings], embedder: OnnxEmbedder, model_dir: Path
 ) -> None:
     settings = make_settings()
     index = open_index(settings, embedder=embedder)
-    ingest(index, [article_corpus], settings.chunking)
+    assert not (settings.data_dir / "vectors").exists()  # no question asked yet
     through_store = Retriever(index, settings.retrieval).search("Who founded DeepSeek?")  # writes the snapshot
     index.close()
     # The candidates' sentence vectors were kept on disk too: the next process reads them, embeds none again.
@@ -63,11 +65,11 @@ def test_a_question_needs_no_chroma_once_the_snapshot_exists(
 
 
 def test_the_snapshot_follows_ingestion(
-    make_settings: Callable[..., Settings], article_corpus: Path, embedder: OnnxEmbedder
+    make_settings: Callable[..., Settings], indexed_article: Path, embedder: OnnxEmbedder
 ) -> None:
+    article_corpus = indexed_article
     settings = make_settings()
     index = open_index(settings, embedder=embedder)
-    ingest(index, [article_corpus], settings.chunking)
     retriever = Retriever(index, settings.retrieval)
     assert not retriever.search("What do capybaras eat in the Pantanal wetlands?").relevant
     (article_corpus / "capybaras.md").write_text(
