@@ -70,6 +70,13 @@ async def _prepare(service: RagService) -> None:
         _print_report(report)
 
 
+def _check_question(question: str, settings: Settings) -> None:
+    """An empty or too long question is refused at once, before the index is opened or a first ingest runs."""
+    from rag.service import validate_question
+
+    guard(lambda: validate_question(question, settings.retrieval.max_question_chars))
+
+
 async def _with_service(
     settings: Settings, work: Callable[[RagService], Awaitable[T]], chat: ChatModel | None = None
 ) -> T:
@@ -135,6 +142,7 @@ def search(
     The score fuses the semantic and the keyword ranking (reciprocal rank fusion): higher ranks better; it is not
     a percentage. "similarity" is the passage's cosine similarity to the query (semantic search only)."""
     settings = load_cli_settings()
+    _check_question(query, settings)
     result = guard(lambda: asyncio.run(_with_service(settings, lambda service: service.search(query, k))))
     if as_json:
         print(json.dumps(search_json(result), ensure_ascii=False))
@@ -159,6 +167,7 @@ def ask(
     settings = load_cli_settings()
     live = not as_json and out.is_terminal
     try:
+        _check_question(question, settings)
         answer = guard(lambda: asyncio.run(_with_service(settings, lambda service: _ask(service, question, live=live))))
     except Failure as failure:
         if as_json:  # a script reading stdout gets JSON either way

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -36,3 +37,24 @@ def test_a_forked_command_answers_and_exits_cleanly_outside_ci(
     assert listed.returncode == 0, listed.stderr.decode()
     assert b"will-chinas-new-ai-model-deepseek" in listed.stdout
     assert b"terminate called" not in asked.stderr + listed.stderr
+
+
+def test_a_forked_command_ends_as_the_console_script_does(tmp_path: Path) -> None:
+    """Same output and status as the console script run as a process of its own, for a command that fails with
+    a message (1) and one that fails in its usage (2)."""
+    warm = WarmRagbot(sys.executable)
+    try:
+        for argv in (["ask", "   "], ["no-such-command"]):
+            forked = warm.run([ragbot_command(), *argv], _env(tmp_path / "forked"), tmp_path, 60)
+            alone = subprocess.run(
+                [ragbot_command(), *argv], env=_env(tmp_path / "alone"), cwd=tmp_path, capture_output=True, timeout=60
+            )
+            assert (forked.returncode, forked.stdout, forked.stderr) == (alone.returncode, alone.stdout, alone.stderr)
+            assert forked.returncode in (1, 2) and forked.stderr
+    finally:
+        warm.close()
+    assert warm.forked == 2
+
+
+def _env(data: Path) -> dict[str, str]:
+    return dict(os.environ) | {"RAGBOT_DATA_DIR": str(data), "RAGBOT_EMBEDDING__DOWNLOAD": "false"}

@@ -73,15 +73,19 @@ def test_search_json_contract(env: dict[str, str], tmp_path: Path) -> None:
         assert hit["source"]["id"] == ARTICLE_ID
 
 
-@pytest.mark.usefixtures("indexed_article")  # the article is indexed already: no command ingests first
+@pytest.mark.parametrize("command", ["ask", "search"])
 @pytest.mark.parametrize(
     ("question", "message"),
     [("   ", "question is empty"), ("why " * 400, "the limit is 1,000")],
 )
-def test_bad_questions_get_one_clear_line(env: dict[str, str], tmp_path: Path, question: str, message: str) -> None:
-    result = run_ragbot(["ask", question], env, tmp_path)
+def test_bad_questions_get_one_clear_line_before_any_ingest(
+    env: dict[str, str], tmp_path: Path, command: str, question: str, message: str
+) -> None:
+    result = run_ragbot([command, question], env, tmp_path)
     assert result.returncode == 1
-    assert message in result.stderr and "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert message in result.stderr and not result.stdout
+    assert list((tmp_path / "data").iterdir()) == []  # nothing was indexed for a question that could not be asked
 
 
 def test_invalid_setting_names_the_variable(env: dict[str, str], tmp_path: Path) -> None:
