@@ -199,11 +199,29 @@ LONGEST_FIRST = (
     "ragbot/test_monitoring.py",
     "ragbot/test_runner.py",
 )
+# Files whose tests share a module-scoped fixture: pytest sets it up again each time a worker comes back to the file.
+KEPT_TOGETHER = ("ragbot/test_wheel.py", "test_properties.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first, then every file's tests spread evenly over the run. In file order the workers
+    would all be in the same file at once: in the bot files, all waiting on timers (a post left to settle, a
+    draft's edit interval) with the cores idle; spread, a test that waits runs beside tests that compute."""
+
     def rank(item: pytest.Item) -> int:
         path = item.path.as_posix()
         return next((n for n, name in enumerate(LONGEST_FIRST) if path.endswith(name)), len(LONGEST_FIRST))
 
     items.sort(key=rank)  # stable: the rest keep their order
+    first = [item for item in items if rank(item) < len(LONGEST_FIRST)]
+    by_file: dict[Path, list[list[pytest.Item]]] = {}
+    for item in items[len(first) :]:
+        blocks = by_file.setdefault(item.path, [])
+        if blocks and item.path.as_posix().endswith(KEPT_TOGETHER):
+            blocks[0].append(item)
+        else:
+            blocks.append([item])
+    # Each file's tests spread evenly over the run: block i of n sits at (i + 0.5) / n.
+    placed = [((n + 0.5) / len(blocks), block) for blocks in by_file.values() for n, block in enumerate(blocks)]
+    spread = sorted(placed, key=lambda pair: pair[0])  # stable: a tie keeps collection order
+    items[:] = first + [item for _, block in spread for item in block]
