@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from fakes.discord_server import FakeDiscord
-from helpers import SettingsFactory
+from helpers import SettingsFactory, run_ragbot
 
 from bot.client import ShardedRagBot
 from rag.errors import ConfigError
@@ -19,13 +17,12 @@ from ragbot.runner import run_bot
 
 
 def test_missing_token_is_one_clear_line(tmp_path: Path, model_dir: Path, article_corpus: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | {
+    env = {
         "RAGBOT_DATA_DIR": str(tmp_path / "data"),
         "RAGBOT_CORPUS_DIR": str(article_corpus),
         "RAGBOT_EMBEDDING__MODEL_DIR": str(model_dir),
     }
-    ragbot = str(Path(sys.executable).with_name("ragbot"))
-    result = subprocess.run([ragbot, "run"], capture_output=True, text=True, env=env, timeout=120)
+    result = run_ragbot(["run"], env, tmp_path)
     assert result.returncode == 2
     assert (
         result.stderr.strip()
