@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import discord
 
 from bot.events import ReviewSignal
-from bot.recording import record_in_background
+from bot.recording import record_in_background, settle_recordings
 from bot.rendering import SEARCHING, draft_text, render_answer
 from bot.review_rendering import source_link
 from bot.views import answer_view
@@ -225,6 +225,7 @@ async def deliver(
     in_answer = current_answer_id.set(answer_id)
     outcome: Outcome = "error"
     try:
+        await settle_recordings()  # the budget check below counts the answers already shown
         stream = service.ask(question, history, guild_id=asker.guild_id)
         await _stream(stream, throttle, observer, started)
         answer = await stream

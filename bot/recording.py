@@ -1,6 +1,7 @@
 """Answers are logged while they are delivered (never before: a storage failure must not cost the asker an
 answer). A button pressed a moment after an answer appeared may find its log row still being written: lookups
-wait for that write, briefly, instead of saying the answer is forgotten."""
+wait for that write, briefly, instead of saying the answer is forgotten. So does the next question, whose
+server's daily token budget is counted from those rows."""
 
 from __future__ import annotations
 
@@ -35,3 +36,10 @@ async def recorded_answer(db: Database, answer_id: str, guild_id: int | None) ->
         with contextlib.suppress(Exception):  # a failed write was logged where it failed; None follows
             await asyncio.wait_for(asyncio.shield(task), WAIT_SECONDS)
     return await db.get_answer(answer_id, guild_id=guild_id)
+
+
+async def settle_recordings() -> None:
+    """Wait (at most WAIT_SECONDS) for the log writes in progress: a question asked the moment the previous answer
+    appeared is checked against a budget that counts that answer's tokens."""
+    if writing := list(_writing.values()):
+        await asyncio.wait(writing, timeout=WAIT_SECONDS)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -104,3 +107,25 @@ async def test_log_lines_of_one_question_share_its_answer_id(
     assert any("retrying in" in line["message"] for line in tied)  # rag.retry, deep in the model call
     assert any("1100" in line["message"] or "900 prompt" in line["message"] for line in tied)  # the usage line
     assert {line["answer_id"] for line in lines if "answer_id" in line} == {answer_id}
+
+
+async def test_a_question_asked_as_the_last_answer_appears_is_counted_against_its_tokens(
+    harness_factory: HarnessFactory, tmp_path: Path
+) -> None:
+    """The answer log, which the budget counts, is written while the answer is shown. Here that write is held up
+    (another connection holds SQLite's write lock for a second): the next question waits for it instead of finding
+    the budget unspent."""
+    h = await harness_factory(llm_options={"daily_tokens_per_guild": 1000})
+    [database] = tmp_path.glob("ragbot-*.sqlite3")
+    blocker = sqlite3.connect(database, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # the answer log's next write waits for this
+        h.model.enqueue_reply(ANSWER, usage=USAGE)
+        first = await _ask(h, FOUNDER)
+        assert first.content.startswith(ANSWER)
+        asyncio.get_running_loop().call_later(1.0, blocker.execute, "COMMIT")
+        over = await _ask(h, FOUNDER)  # asked at once: the first answer's row is still being written
+    finally:
+        blocker.close()
+    assert len(h.model.chat_requests) == 1  # the model was not asked again
+    assert f"*{BUDGET_NOTE}*" in over.content
