@@ -15,6 +15,7 @@ from rag.loaders import SUPPORTED_SUFFIXES, content_hash, load_document, source_
 from rag.url_sources import is_url_source
 
 if TYPE_CHECKING:
+    from rag.catalog import DocumentRecord
     from rag.config import ChunkingSettings
     from rag.index import Index
     from rag.types import Chunk, Document
@@ -288,11 +289,10 @@ def _remove_stale(
         return
     skipped = {Path(p).absolute() for p, _ in report.skipped}
     for record in index.catalog.documents():
-        path = Path(record.path)
-        where = path.parent.resolve() / path.name  # where the file sits: a link is judged by its place
         if record.source.id in seen or is_url_source(record.source.id):  # pages are refreshed, not scanned
             continue
-        if not any(where.is_relative_to(f) for f in folders):
+        path = _scanned_place(record, folders, root)
+        if path is None:
             continue
         stale_id = source_id_for(path, root) != record.source.id
         kept = path.exists() and path.suffix.lower() in SUPPORTED_SUFFIXES and path.absolute() not in skipped
@@ -301,7 +301,18 @@ def _remove_stale(
         ids = index.catalog.chunk_ids_of(record.source.id)
         index.catalog.remove_document(record.source.id)
         _drop_vectors(index, ids)
-        report.removed.append(record.path)
+        report.removed.append(str(path))
+
+
+def _scanned_place(record: DocumentRecord, folders: Sequence[Path], root: Path) -> Path | None:
+    """The record's file in the scanned folders: where it was indexed from, or, when the corpus folder has moved
+    since (an unchanged file keeps the place it was first indexed from), where its id puts it under `root`.
+    None when neither is in a scanned folder. A link is judged by its own place, not its target's."""
+    stored = Path(record.path)
+    for path in (stored, root / f"{record.source.id}{stored.suffix}"):
+        if any((path.parent.resolve() / path.name).is_relative_to(f) for f in folders):
+            return path
+    return None
 
 
 def _reset_on_rebuild(index: Index) -> bool:

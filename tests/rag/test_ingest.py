@@ -204,3 +204,25 @@ def test_vectors_are_added_once_a_model_becomes_available(
     assert index.missing_vectors() == index.catalog.all_chunk_ids() != set()
     report = ingest(index, [article_corpus], settings.chunking)
     assert report.chunks_embedded == len(index.catalog.all_chunk_ids()) and not index.missing_vectors()
+
+
+def test_a_file_deleted_from_a_moved_corpus_folder_is_removed(
+    make_settings: SettingsFactory, indexed_corpus: Path, embedder: OnnxEmbedder
+) -> None:
+    """The index was built from another folder (the session's copy of the corpus, still on disk with every file):
+    for ingest, this folder is the corpus now. Its unchanged files keep the place they were indexed from, and one
+    deleted here must still leave the index."""
+    settings = make_settings()
+    index = _open(settings, embedder)
+    [record] = [r for r in index.catalog.documents() if r.source.id == "briefs/deepseek-v3"]
+    assert Path(record.path).exists() and not Path(record.path).is_relative_to(indexed_corpus)
+    (indexed_corpus / "briefs" / "deepseek-v3.md").unlink()
+
+    report = ingest(index, [indexed_corpus], settings.chunking)
+
+    assert report.removed == [str(indexed_corpus / "briefs" / "deepseek-v3.md")]
+    assert not report.failed and not report.added and not report.updated
+    assert not index.catalog.chunk_ids_of("briefs/deepseek-v3")
+    assert "briefs/deepseek-v3" not in {r.source.id for r in index.catalog.documents()}
+    again = ingest(index, [indexed_corpus], settings.chunking)
+    assert not again.removed and len(again.unchanged) == len(list(indexed_corpus.rglob("*.md")))
