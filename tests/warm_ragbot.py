@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import gc
 import os
 import pickle
@@ -155,9 +156,9 @@ def _warm_main(path: str) -> None:
 def _run_as_a_process(main: Callable[[], object]) -> int:
     """`main` run and ended as the interpreter ends a script, in what a user sees: an uncaught exception's
     traceback, a SystemExit's status or message, other threads waited for, atexit handlers run, garbage finalized
-    (a leaked resource's warning is printed), the standard streams flushed (120 if that fails). The exit status is
-    returned for os._exit, which skips the rest: tearing down every module, which in a forked child copies page
-    after page shared with the warm process (~0.07 s a command), and the C++ destructors of libraries."""
+    (a leaked resource's warning is printed), the standard streams flushed (120 if that fails), C's stdio too.
+    The exit status is returned for os._exit, which skips the rest: tearing down every module, which in a forked
+    child copies page after page shared with the warm process (~0.07 s a command), and libraries' C++ destructors."""
     try:
         main()
         status = 0
@@ -178,6 +179,8 @@ def _run_as_a_process(main: Callable[[], object]) -> int:
             stream.flush()
         except Exception:
             status = 120
+    with contextlib.suppress(OSError, AttributeError):  # what native libraries wrote through C's stdio, as exit()
+        ctypes.CDLL(None).fflush(None)
     return status
 
 
