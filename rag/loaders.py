@@ -25,6 +25,7 @@ _META_FIELDS = ("title", "url", "publisher", "published", "kind")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 # Front matter holds a few fields; anything longer is a mistake or an attack, not metadata.
 MAX_FRONT_MATTER_CHARS = 16_000
+MAX_FRONT_MATTER_DEPTH = 64  # [ and { nested deeper than this: refused before YAML parses it
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
 
@@ -143,6 +144,8 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
         return {}, text
     if len(match.group(1)) > MAX_FRONT_MATTER_CHARS:
         raise DocumentError(f"front matter longer than {MAX_FRONT_MATTER_CHARS:,} characters")
+    if _bracket_depth(match.group(1)) > MAX_FRONT_MATTER_DEPTH:  # PyYAML takes quadratic time to find out
+        raise DocumentError("front matter nested too deeply")
     try:
         raw = yaml.load(match.group(1), Loader=_FrontMatterLoader)  # a SafeLoader without aliases
     except yaml.YAMLError as exc:
@@ -158,6 +161,18 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
     if not isinstance(raw, dict):
         raise DocumentError("front matter must be a YAML mapping (key: value lines)")
     return {str(k): _stringify(v) for k, v in raw.items()}, text[match.end() :]
+
+
+def _bracket_depth(text: str) -> int:
+    """How deep [ and { nest in `text` (quoted ones count too: front matter never comes near the limit)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 class _FrontMatterLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type hints
