@@ -41,5 +41,6 @@ async def recorded_answer(db: Database, answer_id: str, guild_id: int | None) ->
 async def settle_recordings() -> None:
     """Wait (at most WAIT_SECONDS) for the log writes in progress: a question asked the moment the previous answer
     appeared is checked against a budget that counts that answer's tokens."""
-    if writing := list(_writing.values()):
+    loop = asyncio.get_running_loop()  # a write left by a bot on a loop since closed is nothing to wait for
+    if writing := [task for task in _writing.values() if task.get_loop() is loop]:
         await asyncio.wait(writing, timeout=WAIT_SECONDS)
