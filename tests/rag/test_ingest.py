@@ -120,11 +120,11 @@ def test_bad_files_are_reported_and_the_rest_indexed(
 
 
 def test_a_file_that_breaks_later_keeps_its_last_good_version(
-    make_settings: SettingsFactory, article_corpus: Path, embedder: OnnxEmbedder
+    make_settings: SettingsFactory, indexed_article: Path, embedder: OnnxEmbedder
 ) -> None:
+    article_corpus = indexed_article
     settings = make_settings()
     index = _open(settings, embedder)
-    ingest(index, [article_corpus], settings.chunking)
     before = index.catalog.chunk_ids_of(ARTICLE_ID)
     (article_corpus / f"{ARTICLE_ID}.md").write_bytes(b"\x00\x01 corrupted on disk")
     report = ingest(index, [article_corpus], settings.chunking)
@@ -194,15 +194,15 @@ def test_lexical_fallback_without_a_model(
 
 
 def test_vectors_are_added_once_a_model_becomes_available(
-    make_settings: SettingsFactory, article_corpus: Path, tmp_path: Path, embedder: OnnxEmbedder
+    make_settings: SettingsFactory, small_corpus: Path, tmp_path: Path, embedder: OnnxEmbedder
 ) -> None:
     empty = tmp_path / "no-model"
     empty.mkdir()
-    ingest(open_index(make_settings(embedding={"model_dir": empty})), [article_corpus], make_settings().chunking)
+    ingest(open_index(make_settings(embedding={"model_dir": empty})), [small_corpus], make_settings().chunking)
     settings = make_settings()
     index = _open(settings, embedder)
     assert index.missing_vectors() == index.catalog.all_chunk_ids() != set()
-    report = ingest(index, [article_corpus], settings.chunking)
+    report = ingest(index, [small_corpus], settings.chunking)
     assert report.chunks_embedded == len(index.catalog.all_chunk_ids()) and not index.missing_vectors()
 
 

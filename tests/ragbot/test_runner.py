@@ -30,7 +30,8 @@ def test_missing_token_is_one_clear_line(tmp_path: Path, model_dir: Path, articl
     )
 
 
-async def test_rejected_token(make_settings: SettingsFactory, article_corpus: Path) -> None:
+@pytest.mark.usefixtures("indexed_article")
+async def test_rejected_token(make_settings: SettingsFactory) -> None:
     async with FakeDiscord(token="the-real-token") as fake:
         with fake.patch_discord():
             settings = make_settings(discord={"token": "a-wrong-token"})
@@ -38,7 +39,8 @@ async def test_rejected_token(make_settings: SettingsFactory, article_corpus: Pa
                 await run_bot(settings)
 
 
-async def test_sharded_bot_serves_and_sigterm_stops_it(make_settings: SettingsFactory, article_corpus: Path) -> None:
+@pytest.mark.usefixtures("indexed_article")
+async def test_sharded_bot_serves_and_sigterm_stops_it(make_settings: SettingsFactory) -> None:
     async with FakeDiscord() as fake:
         with fake.patch_discord():
             settings = make_settings(discord={"token": "t", "shards": "auto", "guild_ids": [fake.guild_id]})

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import EMBED_THREADS, REPO
+from helpers import EMBED_THREADS, REPO, copy_index
 
 _SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "rag", "bot", "curation", "ragbot")
 
@@ -32,12 +32,11 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             shutil.copy(path, src / name)
     out = tmp_path_factory.mktemp("dist")
-    built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(src)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    # uv builds the same wheel through the same build backend, with ~1.5 s less CPU than pip (.ci/run installs
+    # it); pip builds it where uv is absent.
+    uv = shutil.which("uv")
+    frontend = [uv, "build", "--wheel", "-o"] if uv else [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w"]
+    built = subprocess.run([*frontend, str(out), "--quiet", str(src)], capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stderr
     [found] = out.glob("ragbot-*.whl")
     return found
@@ -86,9 +85,15 @@ def test_the_wheel_carries_the_corpus_and_its_own_code(venv: Path, tmp_path: Pat
     assert version.stdout.strip() == "ragbot 0.1.0"
 
 
-def test_installed_ragbot_answers_from_any_folder(venv: Path, tmp_path: Path, model_dir: Path) -> None:
+def test_installed_ragbot_answers_from_any_folder(
+    venv: Path, tmp_path: Path, model_dir: Path, _corpus_index: Path
+) -> None:
+    """The data folder starts as a copy of the index the tests build of the repository's corpus: the installed
+    command finds every file of the corpus the wheel carries unchanged (their ids and contents match), so it
+    answers without embedding the corpus again; a file the wheel lacked would leave the index."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
+    copy_index(_corpus_index, tmp_path / "data")
     env = _env(RAGBOT_DATA_DIR=str(tmp_path / "data"), RAGBOT_EMBEDDING__MODEL_DIR=str(model_dir))
     env["RAGBOT_EMBEDDING__THREADS"] = str(EMBED_THREADS)  # the workers already share the cores
     result = subprocess.run(
