@@ -11,6 +11,7 @@ import numpy.typing as npt
 import openai
 
 from rag.errors import BackendError, EmbeddingError
+from rag.http_clients import http_client
 from rag.retry import RetryPolicy, describe_api_error
 from rag.tokens import count_tokens
 
@@ -39,7 +40,13 @@ class OpenAIEmbedder:
         retry: RetryPolicy | None = None,
     ) -> None:
         # Local servers take any key; the SDK insists on a non-empty one. rag.retry says why its loop, not the SDK's.
-        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=0)
+        self._client = openai.OpenAI(
+            base_url=base_url,
+            api_key=api_key or "not-needed",
+            timeout=timeout,
+            max_retries=0,
+            http_client=http_client(),
+        )
         # A question's embedding is waited for like its answer, so the same caps apply (no settings of its own).
         self._retry = retry or RetryPolicy(wait_setting="")
         self._describe = partial(

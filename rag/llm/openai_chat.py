@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import openai
 
 from rag.errors import BackendError, ConfigError
+from rag.http_clients import async_http_client
 from rag.llm import ChatEvent, Delta, Message, StreamCut, Thinking, UsageReport
 from rag.llm.presets import PRESETS, Preset
 from rag.llm.think import ThinkSplitter, strip_think
@@ -67,6 +68,7 @@ class OpenAIChatModel:
             api_key=api_key or "not-needed",  # local servers take any key; the SDK insists on one
             timeout=openai.Timeout(settings.read_timeout, connect=settings.connect_timeout),
             max_retries=0,  # rag.retry says why its policy runs instead of the SDK's
+            http_client=async_http_client(),
         )
         self._retry = RetryPolicy(settings.max_retries, settings.max_wait, observer=observer, provider=provider)
         self._secrets = (api_key,)

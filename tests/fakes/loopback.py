@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from types import TracebackType
 from typing import Self
 
@@ -15,6 +16,7 @@ class LoopbackServer:
     """
 
     port: int = 0
+    tls: ssl.SSLContext | None = None  # set before starting: served over HTTPS with this server context
     _runner: web.AppRunner | None = None
 
     def _build_app(self) -> web.Application:
@@ -25,13 +27,13 @@ class LoopbackServer:
 
     @property
     def http_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     async def __aenter__(self) -> Self:
         # Short shutdown_timeout: a test that abandons a slow request must not stall teardown for 60 s.
         self._runner = web.AppRunner(self._build_app(), shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        await web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.tls).start()
         self.port = int(self._runner.addresses[0][1])
         return self
 
