@@ -19,6 +19,9 @@ from pathlib import Path
 import pytest
 from helpers import EMBED_THREADS, REPO, copy_index
 
+# Both tests read the module's wheel and venv: on one worker they are built once (.ci/run's --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("wheel")
+
 _SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "rag", "bot", "curation", "ragbot")
 
 
