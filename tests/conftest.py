@@ -26,6 +26,8 @@ from helpers import (
 )
 
 from rag.config import DEFAULT_CHROMA_MODEL_DIR, EmbeddingSettings, Settings
+from rag.embeddings import Embedder
+from rag.embeddings.batching import BatchingEmbedder
 from rag.embeddings.onnx import OnnxEmbedder, resolve_model_dir
 from rag.errors import EmbedderUnavailable
 from rag.evaluation import run_eval
@@ -85,8 +87,16 @@ def model_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedder(model_dir: Path) -> OnnxEmbedder:
+def onnx_embedder(model_dir: Path) -> OnnxEmbedder:
+    """The embedding model itself, for the tests of what wraps it."""
     return OnnxEmbedder(model_dir, threads=EMBED_THREADS)
+
+
+@pytest.fixture(scope="session")
+def embedder(onnx_embedder: OnnxEmbedder) -> Embedder:
+    """The embedder the app builds (`rag.embeddings.build_embedder`): the model, its concurrent single-text calls
+    coalesced and the latest of them remembered. Shared by the session's tests, as by a process's questions."""
+    return BatchingEmbedder(onnx_embedder)
 
 
 @pytest.fixture
@@ -122,7 +132,7 @@ def article_corpus(tmp_path: Path) -> Path:
 
 # --- indexes built once per session, copied into each test that reads them --------------------------------
 @pytest.fixture(scope="session")
-def _corpus_index(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, embedder: OnnxEmbedder) -> Path:
+def _corpus_index(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, embedder: Embedder) -> Path:
     root = built_once(tmp_path_factory, "corpus-index", lambda root: build_index(root, CORPUS, model_dir, embedder))
     return root / "data"
 
@@ -135,7 +145,7 @@ def corpus_first_ingest(_corpus_index: Path) -> IngestReport:
 
 
 @pytest.fixture(scope="session")
-def _article_index(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, embedder: OnnxEmbedder) -> Path:
+def _article_index(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, embedder: Embedder) -> Path:
     root = built_once(tmp_path_factory, "article-index", lambda root: build_index(root, ARTICLE, model_dir, embedder))
     return root / "data"
 
@@ -158,7 +168,7 @@ def indexed_article(article_corpus: Path, _article_index: Path, tmp_path: Path) 
 
 
 # --- the dev golden set, evaluated once per run ----------------------------------------------------------------
-async def _evaluate_dev_set(settings: Settings, embedder: OnnxEmbedder) -> DevSetRun:
+async def _evaluate_dev_set(settings: Settings, embedder: Embedder) -> DevSetRun:
     service = build_service(settings, embedder=embedder, chat=ScriptedChatModel())
     try:
         await service.prepare()
@@ -170,7 +180,7 @@ async def _evaluate_dev_set(settings: Settings, embedder: OnnxEmbedder) -> DevSe
 
 @pytest.fixture(scope="session")
 def dev_set_run(
-    tmp_path_factory: pytest.TempPathFactory, _corpus_index: Path, model_dir: Path, embedder: OnnxEmbedder
+    tmp_path_factory: pytest.TempPathFactory, _corpus_index: Path, model_dir: Path, embedder: Embedder
 ) -> DevSetRun:
     """What the service of `make_settings()` over `indexed_corpus` makes of the dev set. Two tests read it (the
     thresholds, the report's shape) and it costs ~15 s of CPU: one xdist worker computes it, the others read it

@@ -17,7 +17,7 @@ from filelock import FileLock
 from warm_ragbot import warm_ragbot
 
 from rag.config import Settings
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.evaluation import EvalReport
 from rag.index import open_index
 from rag.ingest import ingest
@@ -130,7 +130,7 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Calla
 FIRST_INGEST = "first-ingest.pickle"  # beside the data folder `build_index` fills: the IngestReport it got
 
 
-def build_index(root: Path, source: Path, model_dir: Path, embedder: OnnxEmbedder) -> Path:
+def build_index(root: Path, source: Path, model_dir: Path, embedder: Embedder) -> Path:
     """The index `make_settings()` would build over `source` (a folder, or one file), in root/data, and the
     report of that first ingest in root/FIRST_INGEST: for `built_once`, so that tests copy it instead of
     embedding the same corpus again."""

@@ -15,13 +15,13 @@ from harness import Harness, HarnessFactory
 from curation.db import Database
 from curation.faq import FaqBook
 from rag.config import Settings
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.service import build_service
 
 
 @pytest.fixture
 async def harness_factory(
-    make_settings: Callable[..., Settings], indexed_article: Path, embedder: OnnxEmbedder, tmp_path: Path
+    make_settings: Callable[..., Settings], indexed_article: Path, embedder: Embedder, tmp_path: Path
 ) -> AsyncIterator[HarnessFactory]:
     made: list[Harness] = []
     stack = contextlib.AsyncExitStack()

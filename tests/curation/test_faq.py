@@ -11,7 +11,7 @@ import pytest
 
 from curation.db import Database, FaqRecord, resolve_url
 from curation.faq import FaqMatcher, asks_differently, lexical_overlap, validate_faq
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.errors import UserFacingError
 
 GUILD_A, GUILD_B = 1001, 2002
@@ -67,7 +67,7 @@ def test_word_overlap_and_question_words() -> None:
     assert not asks_differently("Tell me who founded DeepSeek", "Who founded DeepSeek?")
 
 
-def test_the_matcher_finds_a_paraphrase_and_rejects_other_questions(embedder: OnnxEmbedder) -> None:
+def test_the_matcher_finds_a_paraphrase_and_rejects_other_questions(embedder: Embedder) -> None:
     matcher = FaqMatcher(embedder, 0.75)
     found = matcher.match("who set up deepseek?", ENTRIES)
     assert found is not None and found[0].id == 1 and 0.75 <= found[1] <= 1.0
@@ -76,7 +76,7 @@ def test_the_matcher_finds_a_paraphrase_and_rejects_other_questions(embedder: On
     assert matcher.match("who set up deepseek?", []) is None
 
 
-def test_an_edited_entry_is_matched_by_its_new_question(embedder: OnnxEmbedder) -> None:
+def test_an_edited_entry_is_matched_by_its_new_question(embedder: Embedder) -> None:
     matcher = FaqMatcher(embedder, 0.75)
     assert matcher.match("who set up deepseek?", ENTRIES[:1]) is not None
     # Same id, new updated_at: the cached vector of the old question must not be used.
@@ -99,7 +99,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     await database.close()
 
 
-async def test_a_guild_is_answered_from_its_own_entries_only(db: Database, embedder: OnnxEmbedder) -> None:
+async def test_a_guild_is_answered_from_its_own_entries_only(db: Database, embedder: Embedder) -> None:
     theirs = await db.add_faq(GUILD_A, "Who founded DeepSeek?", "Liang Wenfeng.", author_id=7)
     matcher = FaqMatcher(embedder, 0.75)
 

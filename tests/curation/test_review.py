@@ -7,7 +7,7 @@ import pytest
 from curation.db import Database
 from curation.faq import FaqMatcher
 from curation.review import MAX_CLOSEST, ReviewQueue, Sighting
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 
 GUILD_A, GUILD_B = 1001, 2002
 BREAD = "What's a good recipe for sourdough bread?"
@@ -21,7 +21,7 @@ def _seen(question: str, kind: str = "refused", **fields: object) -> Sighting:
 
 
 @pytest.fixture
-def queue(db: Database, embedder: OnnxEmbedder) -> ReviewQueue:
+def queue(db: Database, embedder: Embedder) -> ReviewQueue:
     return ReviewQueue(db, FaqMatcher(embedder, 0.75))
 
 

@@ -14,7 +14,7 @@ from helpers import CORPUS
 from rag.catalog import Catalog
 from rag.chunking import chunk_document
 from rag.config import Settings
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.errors import DocumentError
 from rag.loaders import load_document, parse_primary_sources
 from rag.sentences import answer_scores, choose, question_shape
@@ -122,7 +122,7 @@ def test_every_brief_lists_a_primary_source_and_most_a_link() -> None:
 
 
 @pytest.fixture
-def corpus_service(make_settings: Callable[..., Settings], indexed_corpus: Path, embedder: OnnxEmbedder) -> RagService:
+def corpus_service(make_settings: Callable[..., Settings], indexed_corpus: Path, embedder: Embedder) -> RagService:
     service = build_service(make_settings(), embedder=embedder)
     service.prepare_sync()
     return service

@@ -14,7 +14,7 @@ from helpers import ARTICLE_ID, SettingsFactory
 from shared_index import catalog_url, postgres_url
 
 from rag.config import Settings
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.errors import IngestRunning
 from rag.index import Index
 from rag.ingest import ingest
@@ -29,7 +29,7 @@ __all__ = ["postgres_url"]  # the fixture, used by name
 ARTICLE_FILE = f"{ARTICLE_ID}.md"
 
 
-def _index(settings: Settings, url: str, embedder: OnnxEmbedder, **catalog: float) -> Index:
+def _index(settings: Settings, url: str, embedder: Embedder, **catalog: float) -> Index:
     """An index whose catalog is the shared one; the vectors stay in the test's chroma folder."""
     return Index(
         data_dir=settings.data_dir,
@@ -47,7 +47,7 @@ def _drafts(url: str) -> int:
 
 
 def test_a_reader_sees_nothing_then_the_whole_generation(
-    make_settings: SettingsFactory, indexed_corpus: Path, embedder: OnnxEmbedder, postgres_url: str
+    make_settings: SettingsFactory, indexed_corpus: Path, embedder: Embedder, postgres_url: str
 ) -> None:
     settings = make_settings()
     writer, reader = _index(settings, postgres_url, embedder), _index(settings, postgres_url, embedder, poll_seconds=0)
@@ -63,7 +63,7 @@ def test_a_reader_sees_nothing_then_the_whole_generation(
 
 
 def test_changes_show_only_when_the_draft_is_complete(
-    make_settings: SettingsFactory, indexed_corpus: Path, embedder: OnnxEmbedder, postgres_url: str
+    make_settings: SettingsFactory, indexed_corpus: Path, embedder: Embedder, postgres_url: str
 ) -> None:
     settings = make_settings()
     writer, reader = _index(settings, postgres_url, embedder), _index(settings, postgres_url, embedder, poll_seconds=0)
@@ -86,7 +86,7 @@ def test_changes_show_only_when_the_draft_is_complete(
 
 
 def test_a_second_writer_is_refused_while_one_runs(
-    make_settings: SettingsFactory, indexed_corpus: Path, embedder: OnnxEmbedder, postgres_url: str
+    make_settings: SettingsFactory, indexed_corpus: Path, embedder: Embedder, postgres_url: str
 ) -> None:
     settings = make_settings()
     first, second = _index(settings, postgres_url, embedder), _index(settings, postgres_url, embedder)
@@ -105,7 +105,7 @@ def test_a_second_writer_is_refused_while_one_runs(
 
 
 def test_old_vectors_outlive_their_generation_for_the_grace_period(
-    make_settings: SettingsFactory, indexed_corpus: Path, embedder: OnnxEmbedder, postgres_url: str
+    make_settings: SettingsFactory, indexed_corpus: Path, embedder: Embedder, postgres_url: str
 ) -> None:
     settings = make_settings()
     writer = _index(settings, postgres_url, embedder)
@@ -129,7 +129,7 @@ def test_old_vectors_outlive_their_generation_for_the_grace_period(
 
 
 def test_a_rebuild_keeps_the_vectors_other_processes_search(
-    make_settings: SettingsFactory, indexed_corpus: Path, embedder: OnnxEmbedder, postgres_url: str
+    make_settings: SettingsFactory, indexed_corpus: Path, embedder: Embedder, postgres_url: str
 ) -> None:
     settings = make_settings()
     writer, reader = _index(settings, postgres_url, embedder), _index(settings, postgres_url, embedder, poll_seconds=0)

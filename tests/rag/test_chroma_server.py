@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.index import open_index
 from rag.ingest import ingest
 from rag.retrieval import Retriever
@@ -73,7 +73,7 @@ def chroma_server(tmp_path: Path) -> Iterator[int]:
 def test_server_and_embedded_store_agree(
     make_settings: Callable[..., Settings],
     indexed_article: Path,
-    embedder: OnnxEmbedder,
+    embedder: Embedder,
     chroma_server: int,
     tmp_path: Path,
 ) -> None:

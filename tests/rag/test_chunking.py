@@ -6,18 +6,18 @@ from pathlib import Path
 from helpers import CORPUS, make_pdf
 
 from rag.chunking import chunk_document
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.loaders import load_document
 from rag.tokens import count_tokens
 from rag.types import Chunk, Document
 
 
-def _chunks(path: Path, embedder: OnnxEmbedder, **kw: int) -> tuple[Document, list[Chunk]]:
+def _chunks(path: Path, embedder: Embedder, **kw: int) -> tuple[Document, list[Chunk]]:
     doc = load_document(path, path.parent)
     return doc, chunk_document(doc, window_tokens=embedder.count_tokens, window=embedder.max_tokens, **kw)
 
 
-def test_every_corpus_chunk_fits_the_model_window(embedder: OnnxEmbedder) -> None:
+def test_every_corpus_chunk_fits_the_model_window(embedder: Embedder) -> None:
     files = sorted(CORPUS.rglob("*.md"))
     assert len(files) >= 2
     for path in files:
@@ -29,7 +29,7 @@ def test_every_corpus_chunk_fits_the_model_window(embedder: OnnxEmbedder) -> Non
             assert c.source.title == doc.title
 
 
-def test_a_huge_unpunctuated_paragraph_is_split_not_truncated(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+def test_a_huge_unpunctuated_paragraph_is_split_not_truncated(tmp_path: Path, embedder: Embedder) -> None:
     words = [f"semiconductor{i % 97} exportcontrol{i % 89}" for i in range(3000)]
     path = tmp_path / "wall.md"
     path.write_text("# Wall\n\n" + " ".join(words) + "\n")
@@ -40,7 +40,7 @@ def test_a_huge_unpunctuated_paragraph_is_split_not_truncated(tmp_path: Path, em
     assert " ".join(c.text for c in chunks).split() == " ".join(words).split()
 
 
-def test_chunks_are_sized_with_tiktoken_and_overlap(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+def test_chunks_are_sized_with_tiktoken_and_overlap(tmp_path: Path, embedder: Embedder) -> None:
     sentences = [f"Sentence number {i} says the H800 ships with reduced interconnect bandwidth." for i in range(60)]
     path = tmp_path / "s.md"
     path.write_text("# Topic\n\n" + " ".join(sentences) + "\n")
@@ -52,7 +52,7 @@ def test_chunks_are_sized_with_tiktoken_and_overlap(tmp_path: Path, embedder: On
         assert a.text.split(". ")[-1] in b.text
 
 
-def test_heading_path_and_section_label(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+def test_heading_path_and_section_label(tmp_path: Path, embedder: Embedder) -> None:
     path = tmp_path / "doc.md"
     path.write_text("# Title\n\n## Export rules\n\n### 2023 update\n\nThe rule covered the H800 as well.\n")
     _, chunks = _chunks(path, embedder)
@@ -60,7 +60,7 @@ def test_heading_path_and_section_label(tmp_path: Path, embedder: OnnxEmbedder) 
     assert chunks[0].section == "Export rules › 2023 update"
 
 
-def test_ids_are_stable_and_local_to_the_edit(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+def test_ids_are_stable_and_local_to_the_edit(tmp_path: Path, embedder: Embedder) -> None:
     path = tmp_path / "doc.md"
     original = "# T\n\n## A\n\nAlpha section text about chips.\n\n## B\n\nBravo section text about rules.\n"
     path.write_text(original)
@@ -73,7 +73,7 @@ def test_ids_are_stable_and_local_to_the_edit(tmp_path: Path, embedder: OnnxEmbe
     assert first[1].chunk_id != edited[1].chunk_id
 
 
-def test_pdf_chunks_carry_page_numbers(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+def test_pdf_chunks_carry_page_numbers(tmp_path: Path, embedder: Embedder) -> None:
     path = tmp_path / "r.pdf"
     path.write_bytes(make_pdf(["Page one text about GPUs.", "Page two text about exports."]))
     _, chunks = _chunks(path, embedder)

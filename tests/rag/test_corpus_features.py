@@ -13,7 +13,7 @@ from helpers import ARTICLE_ID, DevSetRun
 
 from rag.config import Settings
 from rag.dates import latest_date, mark_outdated, months_between
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.evaluation import check_thresholds, run_eval
 from rag.retrieval import hinted_kinds, pair_corrections
 from rag.service import RagService, build_service
@@ -22,7 +22,7 @@ from rag.types import Answer, Chunk, Citation, Passage, SourceInfo
 
 
 @pytest.fixture
-def corpus_service(make_settings: Callable[..., Settings], indexed_corpus: Path, embedder: OnnxEmbedder) -> RagService:
+def corpus_service(make_settings: Callable[..., Settings], indexed_corpus: Path, embedder: Embedder) -> RagService:
     service = build_service(make_settings(), embedder=embedder)
     service.prepare_sync()
     return service

@@ -41,30 +41,30 @@ def _at_once(embedder: BatchingEmbedder, texts: list[str]) -> list[npt.NDArray[n
         return list(pool.map(one, texts))
 
 
-def test_questions_asked_at_once_get_the_vectors_they_get_alone(embedder: OnnxEmbedder) -> None:
-    batching = BatchingEmbedder(embedder)
+def test_questions_asked_at_once_get_the_vectors_they_get_alone(onnx_embedder: OnnxEmbedder) -> None:
+    batching = BatchingEmbedder(onnx_embedder)
     together = _at_once(batching, QUESTIONS)
     for question, vector in zip(QUESTIONS, together, strict=True):
-        alone = embedder.embed([question])[0]
+        alone = onnx_embedder.embed([question])[0]
         assert np.allclose(vector, alone, atol=1e-5), question
     # 24 calls, 8 distinct questions: fewer model runs than calls, and no question embedded twice.
     assert batching.model_runs < len(QUESTIONS) and batching.coalesced_texts == len(set(QUESTIONS))
 
 
-def test_a_repeated_question_reuses_its_vector_and_callers_cannot_spoil_it(embedder: OnnxEmbedder) -> None:
-    batching = BatchingEmbedder(embedder)
+def test_a_repeated_question_reuses_its_vector_and_callers_cannot_spoil_it(onnx_embedder: OnnxEmbedder) -> None:
+    batching = BatchingEmbedder(onnx_embedder)
     first = batching.embed([QUESTIONS[0]])
     first *= 0  # a caller scaling its row in place
     again = batching.embed([QUESTIONS[0]])
     assert batching.model_runs == 1
-    assert np.allclose(again, embedder.embed([QUESTIONS[0]]), atol=1e-6)
+    assert np.allclose(again, onnx_embedder.embed([QUESTIONS[0]]), atol=1e-6)
 
 
-def test_several_texts_in_one_call_go_straight_to_the_model(embedder: OnnxEmbedder) -> None:
-    batching = BatchingEmbedder(embedder)
+def test_several_texts_in_one_call_go_straight_to_the_model(onnx_embedder: OnnxEmbedder) -> None:
+    batching = BatchingEmbedder(onnx_embedder)
     vectors = batching.embed(QUESTIONS[:5])
-    assert vectors.shape == (5, embedder.dimension) and batching.model_runs == 0
-    assert np.allclose(vectors, embedder.embed(QUESTIONS[:5]), atol=1e-6)
+    assert vectors.shape == (5, onnx_embedder.dimension) and batching.model_runs == 0
+    assert np.allclose(vectors, onnx_embedder.embed(QUESTIONS[:5]), atol=1e-6)
 
 
 async def test_a_failed_run_reaches_every_question_waiting_on_it() -> None:
@@ -81,8 +81,8 @@ async def test_a_failed_run_reaches_every_question_waiting_on_it() -> None:
         assert vectors.shape == (1, 32)
 
 
-def test_only_the_latest_questions_are_remembered(embedder: OnnxEmbedder) -> None:
-    batching = BatchingEmbedder(embedder, remember=2)
+def test_only_the_latest_questions_are_remembered(onnx_embedder: OnnxEmbedder) -> None:
+    batching = BatchingEmbedder(onnx_embedder, remember=2)
     for question in QUESTIONS[:3]:
         batching.embed([question])
     batching.embed([QUESTIONS[0]])  # forgotten: the two later ones pushed it out

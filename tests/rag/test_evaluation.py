@@ -13,7 +13,7 @@ from helpers import ARTICLE_ID, REPO, DevSetRun
 
 from rag.citations import MARKER
 from rag.config import Settings
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.evaluation import (
     EvalReport,
     QuestionResult,
@@ -59,7 +59,7 @@ def _messages(question: str, history: tuple[Turn, ...] = ()) -> list[dict[str, s
     return prompt.messages
 
 
-async def _service(settings: Settings, embedder: OnnxEmbedder, chat: ScriptedChatModel) -> RagService:
+async def _service(settings: Settings, embedder: Embedder, chat: ScriptedChatModel) -> RagService:
     service = build_service(settings, embedder=embedder, chat=chat)
     await service.prepare()
     return service
@@ -67,7 +67,7 @@ async def _service(settings: Settings, embedder: OnnxEmbedder, chat: ScriptedCha
 
 @pytest.fixture
 async def article_service(
-    make_settings: Callable[..., Settings], indexed_article: Path, embedder: OnnxEmbedder
+    make_settings: Callable[..., Settings], indexed_article: Path, embedder: Embedder
 ) -> AsyncIterator[RagService]:
     service = await _service(make_settings(), embedder, ScriptedChatModel())
     yield service

@@ -14,7 +14,7 @@ from fakes.openai_server import FakeOpenAI
 from helpers import SettingsFactory
 
 from rag.config import Settings
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.errors import BackendError, ConfigError
 from rag.generative import CUT_NOTE
 from rag.llm import build_chat_model
@@ -34,7 +34,7 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
 
 @pytest.fixture
 def make_service(
-    make_settings: Callable[..., Settings], indexed_article: Path, embedder: OnnxEmbedder, fake: FakeOpenAI
+    make_settings: Callable[..., Settings], indexed_article: Path, embedder: Embedder, fake: FakeOpenAI
 ) -> Callable[..., RagService]:
     def make(**llm: Any) -> RagService:
         values = {"provider": "custom", "base_url": fake.base_url, "model": "fake-chat", "max_retries": 2} | llm
@@ -244,7 +244,7 @@ async def test_followup_is_rewritten_before_retrieval(
 
 
 async def test_followup_heuristic_without_a_model(
-    make_settings: SettingsFactory, indexed_article: Path, embedder: OnnxEmbedder
+    make_settings: SettingsFactory, indexed_article: Path, embedder: Embedder
 ) -> None:
     service = build_service(make_settings(), embedder=embedder)
     service.prepare_sync()

@@ -11,7 +11,7 @@ from fakes.openai_server import FakeOpenAI
 from helpers import ARTICLE_ID, CORPUS
 
 from rag.config import Settings
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.errors import IndexMismatchError
 from rag.index import Index, open_index
 from rag.ingest import IngestReport, ingest
@@ -20,7 +20,7 @@ from rag.retrieval import Retriever
 SettingsFactory = Callable[..., Settings]
 
 
-def _open(settings: Settings, embedder: OnnxEmbedder | None = None) -> Index:
+def _open(settings: Settings, embedder: Embedder | None = None) -> Index:
     return open_index(settings, embedder=embedder)
 
 
@@ -41,7 +41,7 @@ def _vector_ids(index: Index) -> set[str]:
 
 
 def test_reingest_skips_unchanged_files_and_keeps_ids(
-    make_settings: SettingsFactory, indexed_corpus: Path, corpus_first_ingest: IngestReport, embedder: OnnxEmbedder
+    make_settings: SettingsFactory, indexed_corpus: Path, corpus_first_ingest: IngestReport, embedder: Embedder
 ) -> None:
     """The first ingest of the whole corpus is the one every test copies (tests/helpers.py `build_index`)."""
     settings = make_settings()
@@ -60,7 +60,7 @@ def test_reingest_skips_unchanged_files_and_keeps_ids(
 
 @pytest.mark.usefixtures("indexed_corpus")  # starts from the whole corpus indexed; the edit is what is tested
 def test_editing_one_file_reembeds_only_that_file(
-    make_settings: SettingsFactory, corpus_copy: Path, embedder: OnnxEmbedder
+    make_settings: SettingsFactory, corpus_copy: Path, embedder: Embedder
 ) -> None:
     settings = make_settings()
     index = _open(settings, embedder)
@@ -84,7 +84,7 @@ def test_editing_one_file_reembeds_only_that_file(
 
 
 def test_deleting_a_file_removes_its_chunks(
-    make_settings: SettingsFactory, small_corpus: Path, embedder: OnnxEmbedder
+    make_settings: SettingsFactory, small_corpus: Path, embedder: Embedder
 ) -> None:
     settings = make_settings()
     index = _open(settings, embedder)
@@ -103,7 +103,7 @@ def test_deleting_a_file_removes_its_chunks(
 
 
 def test_bad_files_are_reported_and_the_rest_indexed(
-    make_settings: SettingsFactory, small_corpus: Path, embedder: OnnxEmbedder
+    make_settings: SettingsFactory, small_corpus: Path, embedder: Embedder
 ) -> None:
     (small_corpus / "empty.md").write_bytes(b"")
     (small_corpus / "image.md").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
@@ -120,7 +120,7 @@ def test_bad_files_are_reported_and_the_rest_indexed(
 
 
 def test_a_file_that_breaks_later_keeps_its_last_good_version(
-    make_settings: SettingsFactory, indexed_article: Path, embedder: OnnxEmbedder
+    make_settings: SettingsFactory, indexed_article: Path, embedder: Embedder
 ) -> None:
     article_corpus = indexed_article
     settings = make_settings()
@@ -194,7 +194,7 @@ def test_lexical_fallback_without_a_model(
 
 
 def test_vectors_are_added_once_a_model_becomes_available(
-    make_settings: SettingsFactory, small_corpus: Path, tmp_path: Path, embedder: OnnxEmbedder
+    make_settings: SettingsFactory, small_corpus: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
     empty = tmp_path / "no-model"
     empty.mkdir()
@@ -207,7 +207,7 @@ def test_vectors_are_added_once_a_model_becomes_available(
 
 
 def test_a_file_deleted_from_a_moved_corpus_folder_is_removed(
-    make_settings: SettingsFactory, indexed_corpus: Path, embedder: OnnxEmbedder
+    make_settings: SettingsFactory, indexed_corpus: Path, embedder: Embedder
 ) -> None:
     """The index was built from another folder (the session's copy of the corpus, still on disk with every file):
     for ingest, this folder is the corpus now. Its unchanged files keep the place they were indexed from, and one

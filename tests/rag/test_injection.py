@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.service import build_service
 from rag.text import addresses_reader
 
@@ -30,7 +30,7 @@ The DeepSeek founder Liang Wenfeng started the company in 2023 with money from h
 async def test_a_planted_instruction_loses_to_a_stated_fact(
     make_settings: Callable[..., Settings],
     article_corpus: Path,
-    embedder: OnnxEmbedder,
+    embedder: Embedder,
     tmp_path: Path,
     keyword_only: bool,
     request: pytest.FixtureRequest,

@@ -13,7 +13,7 @@ from fakes.openai_server import FakeOpenAI
 
 from rag.answer_parts import ENGLISH_ONLY, ENGLISH_ONLY_NOTE, UNCHECKED_NOTE
 from rag.config import Settings
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.prompting import SYSTEM_PROMPT, TRANSLATE_PROMPT, Turn
 from rag.service import RagService, build_service
 
@@ -30,7 +30,7 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
 
 @pytest.fixture
 def make_service(
-    make_settings: Callable[..., Settings], indexed_article: Path, embedder: OnnxEmbedder, fake: FakeOpenAI
+    make_settings: Callable[..., Settings], indexed_article: Path, embedder: Embedder, fake: FakeOpenAI
 ) -> Callable[..., RagService]:
     """A service over the article (indexed already), with the loopback model or none."""
 

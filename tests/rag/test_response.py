@@ -9,7 +9,7 @@ import pytest
 
 from rag.citations import MARKER
 from rag.config import Settings
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.llm.scripted import ScriptedChatModel
 from rag.response import AnswerStream
 from rag.service import build_service
@@ -51,7 +51,7 @@ async def test_a_stream_without_its_answer_is_an_error_not_a_silent_none() -> No
 
 @pytest.mark.usefixtures("indexed_article")  # the article is indexed already (a private copy)
 async def test_the_service_streams_the_scripted_model_and_cites_the_article(
-    make_settings: Callable[..., Settings], article_corpus: Path, embedder: OnnxEmbedder
+    make_settings: Callable[..., Settings], article_corpus: Path, embedder: Embedder
 ) -> None:
     service = build_service(make_settings(), embedder=embedder, chat=ScriptedChatModel(piece_chars=8))
     try:

@@ -8,7 +8,7 @@ import yaml
 from helpers import ARTICLE_ID, REPO
 
 from rag.config import Settings
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.index import open_index
 from rag.ingest import ingest
 from rag.retrieval import Retriever, rrf_fuse, select_passages
@@ -46,9 +46,7 @@ def test_selection_caps_sources_drops_copies_and_fills_up() -> None:
 
 
 @pytest.fixture
-def article_retriever(
-    make_settings: Callable[..., Settings], indexed_article: Path, embedder: OnnxEmbedder
-) -> Retriever:
+def article_retriever(make_settings: Callable[..., Settings], indexed_article: Path, embedder: Embedder) -> Retriever:
     settings = make_settings()
     index = open_index(settings, embedder=embedder)
     ingest(index, [indexed_article], settings.chunking)
@@ -80,7 +78,7 @@ def test_relevance_separates_in_scope_from_out_of_scope(article_retriever: Retri
 
 
 def test_full_corpus_refuses_out_of_scope_and_spreads_sources(
-    make_settings: Callable[..., Settings], indexed_corpus: Path, embedder: OnnxEmbedder
+    make_settings: Callable[..., Settings], indexed_corpus: Path, embedder: Embedder
 ) -> None:
     settings = make_settings()
     index = open_index(settings, embedder=embedder)

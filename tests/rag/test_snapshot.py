@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from rag.config import Settings
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.index import open_index
 from rag.ingest import ingest
 from rag.retrieval import Retriever
@@ -45,7 +45,7 @@ def test_exact_cosine_order() -> None:
 
 @pytest.mark.usefixtures("indexed_article")  # the article indexed in make_settings()'s data folder
 def test_a_question_needs_no_chroma_once_the_snapshot_exists(
-    make_settings: Callable[..., Settings], embedder: OnnxEmbedder, model_dir: Path
+    make_settings: Callable[..., Settings], embedder: Embedder, model_dir: Path
 ) -> None:
     settings = make_settings()
     index = open_index(settings, embedder=embedder)
@@ -65,7 +65,7 @@ def test_a_question_needs_no_chroma_once_the_snapshot_exists(
 
 
 def test_the_snapshot_follows_ingestion(
-    make_settings: Callable[..., Settings], indexed_article: Path, embedder: OnnxEmbedder
+    make_settings: Callable[..., Settings], indexed_article: Path, embedder: Embedder
 ) -> None:
     article_corpus = indexed_article
     settings = make_settings()
@@ -83,7 +83,7 @@ def test_the_snapshot_follows_ingestion(
 
 
 def test_sentence_similarities_reuse_vectors_kept_on_disk(
-    make_settings: Callable[..., Settings], embedder: OnnxEmbedder
+    make_settings: Callable[..., Settings], embedder: Embedder
 ) -> None:
     settings = make_settings()
     sentences = ["Liang Wenfeng founded DeepSeek in 2023.", "The H800 was sold in China from March 2023."]

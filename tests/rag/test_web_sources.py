@@ -20,7 +20,7 @@ from web_pages import (
     act_html,
 )
 
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.service import RagService, build_service
 from rag.types import Answer
 
@@ -35,7 +35,7 @@ async def site() -> AsyncIterator[WebSite]:
 
 @pytest.fixture
 async def service(
-    make_settings: SettingsFactory, indexed_article: Path, embedder: OnnxEmbedder
+    make_settings: SettingsFactory, indexed_article: Path, embedder: Embedder
 ) -> AsyncIterator[RagService]:
     made = build_service(make_settings(ingest=LOOPBACK_ONLY), embedder=embedder)  # no model: extractive answers
     yield made

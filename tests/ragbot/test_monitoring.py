@@ -21,7 +21,7 @@ from fakes.openai_server import FakeOpenAI
 from helpers import REPO, SettingsFactory, arun_ragbot
 from prometheus_client.parser import text_string_to_metric_families
 
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.service import build_service
 from ragbot.metrics import LABEL_VALUES, OTHER, Metrics
 from ragbot.runner import run_bot
@@ -182,7 +182,7 @@ def _assert_dashboard_reads_existing_metrics(s: Samples) -> None:
 
 
 async def test_retries_and_fallbacks_are_counted(
-    make_settings: SettingsFactory, indexed_article: Path, embedder: OnnxEmbedder
+    make_settings: SettingsFactory, indexed_article: Path, embedder: Embedder
 ) -> None:
     async with FakeOpenAI() as model:
         endpoint = {"provider": "custom", "base_url": model.base_url, "model": "fake-chat"}

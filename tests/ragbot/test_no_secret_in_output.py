@@ -16,7 +16,7 @@ from fakes.openai_server import FakeOpenAI
 from helpers import arun_ragbot
 
 from rag.config import Settings
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 from rag.errors import BackendError
 from rag.redact import install_redaction
 from rag.service import RagService, build_service
@@ -133,7 +133,7 @@ def all_logs() -> Iterator[io.StringIO]:
 
 @pytest.mark.usefixtures("indexed_article")  # the article is indexed already (a private copy)
 async def test_the_service_logs_no_secret(
-    make_settings: Callable[..., Settings], article_corpus: Path, embedder: OnnxEmbedder, all_logs: io.StringIO
+    make_settings: Callable[..., Settings], article_corpus: Path, embedder: Embedder, all_logs: io.StringIO
 ) -> None:
     async with FakeOpenAI(models=("fake-chat", "backup-chat", "third-chat")) as fake:
         settings = make_settings(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from helpers import ARTICLE, CORPUS, build_index, built_once, copy_index, run_ragbot
 
-from rag.embeddings.onnx import OnnxEmbedder
+from rag.embeddings import Embedder
 
 BRIEF = CORPUS / "briefs" / "nvidia-sell-off-january-2025.md"
 BRIEF_ID = "briefs/nvidia-sell-off-january-2025"
@@ -25,7 +25,7 @@ ARXIV = {"title": "DeepSeek-V3 Technical Report (arXiv, Dec 27, 2024)", "url": "
 
 
 @pytest.fixture(scope="session")
-def _article_and_brief_index(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, embedder: OnnxEmbedder) -> Path:
+def _article_and_brief_index(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, embedder: Embedder) -> Path:
     def build(root: Path) -> None:
         _corpus(root / "source")
         build_index(root, root / "source", model_dir, embedder)
