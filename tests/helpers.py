@@ -130,16 +130,19 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Calla
 FIRST_INGEST = "first-ingest.pickle"  # beside the data folder `build_index` fills: the IngestReport it got
 
 
-def build_index(root: Path, source: Path, model_dir: Path, embedder: Embedder) -> Path:
+def build_index(root: Path, source: Path, model_dir: Path, embedder: Embedder, *, start: Path | None = None) -> Path:
     """The index `make_settings()` would build over `source` (a folder, or one file), in root/data, and the
     report of that first ingest in root/FIRST_INGEST: for `built_once`, so that tests copy it instead of
-    embedding the same corpus again."""
+    embedding the same corpus again. `start`: a data folder built before (of some of these files), copied
+    first: its files are found unchanged and only the others are embedded."""
     corpus = root / "corpus"
     if source.is_dir():
         shutil.copytree(source, corpus)
     else:
         corpus.mkdir()
         shutil.copy(source, corpus / source.name)
+    if start is not None:
+        copy_index(start, root / "data")
     embedding = {"model_dir": model_dir, "threads": EMBED_THREADS}
     settings = Settings(_env_file=None, data_dir=root / "data", corpus_dir=corpus, embedding=embedding)
     index = open_index(settings, embedder=embedder)

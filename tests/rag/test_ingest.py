@@ -135,7 +135,8 @@ def test_a_file_that_breaks_later_keeps_its_last_good_version(
 async def test_failure_mid_ingest_never_exposes_a_half_indexed_document(
     make_settings: SettingsFactory, article_corpus: Path
 ) -> None:
-    """The embedding endpoint dies while the new version is being embedded: the old version stays whole."""
+    """The embedding endpoint fails while the new version is being embedded: the old version stays whole. (It
+    refuses the request, which is not retried; a dead endpoint fails the same way after the retries' waits.)"""
     article = article_corpus / f"{ARTICLE_ID}.md"
     async with FakeOpenAI() as fake:
         settings = make_settings(embedding={"backend": "openai", "base_url": fake.base_url, "model": "fake-embed"})
@@ -144,8 +145,9 @@ async def test_failure_mid_ingest_never_exposes_a_half_indexed_document(
         first = await asyncio.to_thread(ingest, index, [article_corpus], settings.chunking)
         assert len(first.added) == 1
         before = index.catalog.chunk_ids_of(ARTICLE_ID)
-    article.write_text(article.read_text().replace("Liang Wenfeng", "Liang W."))  # the server is gone now
-    report = ingest(index, [article_corpus], settings.chunking)
+        article.write_text(article.read_text().replace("Liang Wenfeng", "Liang W."))
+        fake.embedding_budget = 0  # from now on every embedding request gets a 400
+        report = await asyncio.to_thread(ingest, index, [article_corpus], settings.chunking)
     assert len(report.failed) == 1 and "embedding endpoint failed" in report.failed[0][1]
     assert index.catalog.chunk_ids_of(ARTICLE_ID) == before
     texts = " ".join(c.text for c in index.catalog.get_chunks(before).values())

@@ -25,10 +25,12 @@ ARXIV = {"title": "DeepSeek-V3 Technical Report (arXiv, Dec 27, 2024)", "url": "
 
 
 @pytest.fixture(scope="session")
-def _article_and_brief_index(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, embedder: Embedder) -> Path:
+def _article_and_brief_index(
+    tmp_path_factory: pytest.TempPathFactory, model_dir: Path, embedder: Embedder, _article_index: Path
+) -> Path:
     def build(root: Path) -> None:
         _corpus(root / "source")
-        build_index(root, root / "source", model_dir, embedder)
+        build_index(root, root / "source", model_dir, embedder, start=_article_index)  # the brief is embedded
 
     return built_once(tmp_path_factory, "article-and-brief-index", build) / "data"
 
