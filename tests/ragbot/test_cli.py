@@ -97,11 +97,13 @@ def test_invalid_setting_names_the_variable(env: dict[str, str], tmp_path: Path)
     assert result.returncode == 2 and "overlap_tokens must be smaller" in result.stderr
 
 
-def test_ingest_sources_and_doctor(env: dict[str, str], tmp_path: Path, article_corpus: Path) -> None:
-    (article_corpus / "empty.md").write_text("")
+def test_ingest_sources_and_doctor(env: dict[str, str], tmp_path: Path, indexed_article: Path) -> None:
+    """On an index of the article (a first ingest is test_first_ask_ingests_and_answers_with_citations')."""
+    (indexed_article / "empty.md").write_text("")
     result = run_ragbot(["ingest"], env, tmp_path)
-    assert result.returncode == 1  # one file failed; the rest was indexed
-    assert "1 added" in result.stderr and "1 failed" in result.stderr and "empty.md: file is empty" in result.stderr
+    assert result.returncode == 1  # one file failed; the rest is indexed
+    assert "1 unchanged" in result.stderr and "1 failed" in result.stderr
+    assert "empty.md: file is empty" in result.stderr
     listing = run_ragbot(["sources"], env, tmp_path)
     assert ARTICLE_ID in listing.stdout
     # Listing reads the catalog alone: without the embedding model it neither fails nor warns about search.
