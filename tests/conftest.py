@@ -184,7 +184,7 @@ def dev_set_run(
 ) -> DevSetRun:
     """What the service of `make_settings()` over `indexed_corpus` makes of the dev set. Two tests read it (the
     thresholds, the report's shape) and it costs ~15 s of CPU: one xdist worker computes it, the others read it
-    from disk (.ci/run's --dist loadgroup also keeps those tests on one worker)."""
+    from disk."""
 
     def build(root: Path) -> None:
         shutil.copytree(CORPUS, root / "corpus")
@@ -210,7 +210,7 @@ LONGEST_FIRST = (
     "ragbot/test_runner.py",
 )
 # Files whose tests share a module-scoped fixture: pytest sets it up again each time a worker comes back to the file.
-KEPT_TOGETHER = ("ragbot/test_wheel.py", "test_properties.py")
+KEPT_TOGETHER = ("test_properties.py",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -85,7 +85,6 @@ def test_partial_dates_and_outdated_sources() -> None:
     assert mark_outdated(answer, None) is answer
 
 
-@pytest.mark.xdist_group("dev-set")  # the evaluation is shared with test_evaluation.py: one worker computes it
 def test_golden_set_meets_the_thresholds(dev_set_run: DevSetRun) -> None:
     """The CI gate of the curated corpus: recall@5 >= 0.9, out-of-scope refusals >= 0.9, every citation of
     the scripted model valid."""

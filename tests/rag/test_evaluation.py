@@ -261,7 +261,6 @@ async def test_an_unsupported_citation_lowers_citation_validity(article_service:
     assert check_thresholds(report) == ["citation validity 0.500 is below the threshold 1.000"]
 
 
-@pytest.mark.xdist_group("dev-set")  # the evaluation is shared with test_corpus_features.py: one worker computes it
 def test_full_golden_set_with_the_scripted_model(dev_set_run: DevSetRun) -> None:
     golden = load_golden(GOLDEN)
     # Every expected phrase must exist in some indexed chunk of its source, or that question can never pass.

@@ -17,58 +17,41 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import EMBED_THREADS, REPO, copy_index
-
-# Both tests read the module's wheel and venv: on one worker they are built once (.ci/run's --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("wheel")
+from helpers import EMBED_THREADS, REPO, built_once, copy_index
 
 _SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "rag", "bot", "curation", "ragbot")
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    src = tmp_path_factory.mktemp("src")
+# The wheel and its venv are built once for the run (`built_once`): the two tests may run on two xdist workers.
+@pytest.fixture(scope="session")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the wheel installed, built from a copy of the sources."""
+    return built_once(tmp_path_factory, "wheel-venv", _build_and_install) / "venv"
+
+
+def _build_and_install(root: Path) -> None:
+    src, out = root / "src", root / "dist"
+    src.mkdir()
     for name in (*_SOURCES, "corpus"):
         path = REPO / name
         if path.is_dir():
             shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         else:
             shutil.copy(path, src / name)
-    out = tmp_path_factory.mktemp("dist")
     # uv builds the same wheel through the same build backend, with ~1.5 s less CPU than pip (.ci/run installs
     # it); pip builds it where uv is absent.
     uv = shutil.which("uv")
     frontend = [uv, "build", "--wheel", "-o"] if uv else [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w"]
     built = subprocess.run([*frontend, str(out), "--quiet", str(src)], capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stderr
-    [found] = out.glob("ragbot-*.whl")
-    return found
-
-
-@pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
-    root = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120)
-    [purelib] = root.glob("lib/python*/site-packages")
+    [wheel] = out.glob("ragbot-*.whl")
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    [purelib] = venv.glob("lib/python*/site-packages")
     (purelib / "_outer_deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    installed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(root / "bin" / "python"),
-            "install",
-            "--no-deps",
-            "-q",
-            str(wheel),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-deps", "-q"]
+    installed = subprocess.run([*pip, str(wheel)], capture_output=True, text=True, timeout=300)
     assert installed.returncode == 0, installed.stderr
-    return root
 
 
 def _env(**extra: str) -> dict[str, str]:
