@@ -200,6 +200,22 @@ async def test_https_to_the_checked_address_still_verifies_the_name() -> None:
         await runner.cleanup()
 
 
+async def test_a_certificate_no_known_authority_signed_is_refused() -> None:
+    """fetch's own client verifies certificates (against httpx's CA bundle, through one TLS context per process),
+    the first time and every time after."""
+    served = WebSite()
+    served.tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(served.tls)
+    policy = FetchPolicy(max_bytes=1_000_000, timeout=5, deadline=20, allow_private=True)
+    async with served:
+        url = served.page("/act.html", act_html())
+        assert url.startswith("https://")
+        for _ in range(2):
+            with pytest.raises(UrlSourceError, match="CERTIFICATE_VERIFY_FAILED"):
+                await fetch(url, policy)
+    assert served.requests == []  # refused during the handshake
+
+
 def _host(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     return f"[{address}]" if address.version == 6 else str(address)
 
