@@ -24,6 +24,7 @@ from helpers import (
     built_once,
     copy_index,
 )
+from warm_ragbot import MODELS as WARM_MODELS
 
 from rag.config import DEFAULT_CHROMA_MODEL_DIR, EmbeddingSettings, Settings
 from rag.embeddings import Embedder
@@ -62,6 +63,8 @@ def find_model_dir() -> Path | None:
 
 
 _MODEL_DIR = find_model_dir()
+if _MODEL_DIR is not None:
+    WARM_MODELS.append(str(_MODEL_DIR))  # the commands' session, built once in the warm process
 NO_MODEL = (
     f"no embedding model: run `ragbot ingest` once online (it downloads the model to {DEFAULT_CHROMA_MODEL_DIR}) "
     "or set RAGBOT_EMBEDDING__MODEL_DIR"

@@ -8,7 +8,8 @@ everything else (PYTHON*, LANG, ...) is read when an interpreter or a library st
 every command when the warm process cannot start or its imports printed anything, run as a plain subprocess.
 Tests that drive a command interactively or signal it (`ragbot chat`, `ragbot run`) start the console script.
 
-Run as a script (`python warm_ragbot.py SOCKET`) it is the warm process; it ends when its parent closes its stdin.
+Run as a script (`python warm_ragbot.py SOCKET [MODEL_DIR ...]`) it is the warm process; it ends when its parent
+closes its stdin.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from typing import Any
 
 # What a command imports before it does anything: the entry package, the core, moderator data and their libraries.
 # Not psycopg (the embedded default never loads it) nor matplotlib (only `stats --plot` does). Not onnxruntime
-# either: importing it starts a native thread (unless CI is set), which a forked child lacks, and the child's exit
-# then aborts or hangs in onnxruntime's destructors. Each command imports it (~0.03 s once numpy is loaded).
+# either, unless it is safe (`_load_models`): importing it starts a native thread on some machines (seen here
+# unless CI is set), which a forked child lacks. Each command imports it (~0.03 s once numpy is loaded).
 PRELOAD = (
     "ragbot.cli",
     "ragbot.wiring",
@@ -85,6 +86,29 @@ def _preload() -> None:
     from rag.tokens import get_encoding
 
     get_encoding()
+
+
+def _load_models(folders: Sequence[str]) -> None:
+    """The inference sessions of the models the commands use, on one thread as the tests run them: the app keeps
+    one per model file in a process (rag.embeddings.onnx), and building it costs a command ~0.12 s of CPU. Only
+    where importing onnxruntime starts no thread: a child tries that first, and the caller checks again after."""
+    if not folders:
+        return
+    probe = os.fork()
+    if probe == 0:
+        try:
+            import onnxruntime  # noqa: F401
+
+            os._exit(0 if _threads() == 1 else 1)
+        except BaseException:
+            os._exit(1)
+    if os.waitstatus_to_exitcode(os.waitpid(probe, 0)[1]) != 0:
+        return
+    from rag.embeddings.onnx import open_onnx_model
+
+    for folder in folders:
+        with contextlib.suppress(Exception):  # a command that needs a broken model says so itself
+            open_onnx_model(Path(folder), threads=1)
 
 
 def _serve(path: str) -> tuple[dict[str, Any], list[int]]:
@@ -139,11 +163,12 @@ def _threads() -> int:
         return threading.active_count()
 
 
-def _warm_main(path: str) -> None:
+def _warm_main(path: str, models: Sequence[str]) -> None:
     # numpy's OpenBLAS starts a pool of threads when it loads, sized by this variable. Each command reads its own
     # environment, not this one; the OpenBLAS it inherits computes on one thread.
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
     _preload()
+    _load_models(models)
     # A fork copies only the calling thread: whatever another thread held or waited on stays so in the child.
     if _threads() != 1:
         sys.exit(f"an import started a thread ({_threads()} threads; Python's: {threading.enumerate()})")
@@ -202,8 +227,9 @@ def _exit_status(code: object) -> int:
 class WarmRagbot:
     """The warm process of one test process (one per pytest-xdist worker); `run` is `subprocess.run` for it."""
 
-    def __init__(self, python: str, env: Mapping[str, str] | None = None) -> None:
-        """The warm process runs `python` with `env` (default: this process's environment)."""
+    def __init__(self, python: str, env: Mapping[str, str] | None = None, models: Sequence[str] = ()) -> None:
+        """The warm process runs `python` with `env` (default: this process's environment) and loads the ONNX
+        model folders `models` for the commands."""
         self._lock = threading.Lock()
         self._folder = tempfile.mkdtemp(prefix="warm-ragbot-")
         self._socket = os.path.join(self._folder, "socket")
@@ -211,7 +237,7 @@ class WarmRagbot:
         self.forked = 0  # commands run as a forked child (the others ran as a plain subprocess)
         self._log = open(os.path.join(self._folder, "stderr"), "w+b")  # noqa: SIM115 - lives with the process
         self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [python, __file__, self._socket],
+            [python, __file__, self._socket, *models],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -301,6 +327,9 @@ def _base_environment(env: Mapping[str, str]) -> dict[str, str]:
 
 
 _warm: WarmRagbot | None = None
+# The ONNX model folders the commands use, for the warm process to load: filled before its first command
+# (tests/conftest.py adds the embedding model the tests found).
+MODELS: list[str] = []
 
 
 def warm_ragbot() -> WarmRagbot:
@@ -309,10 +338,10 @@ def warm_ragbot() -> WarmRagbot:
     if _warm is None:
         import atexit
 
-        _warm = WarmRagbot(sys.executable)
+        _warm = WarmRagbot(sys.executable, models=MODELS)
         atexit.register(_warm.close)
     return _warm
 
 
 if __name__ == "__main__":
-    _warm_main(sys.argv[1])
+    _warm_main(sys.argv[1], sys.argv[2:])
