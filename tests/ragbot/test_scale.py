@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -167,8 +168,11 @@ async def test_two_sharded_processes_share_one_index(
     model_dir: Path,
     postgres_url: str,
     chroma_from_index: tuple[subprocess.Popen[bytes], int],
+    _corpus_index: Path,
 ) -> None:
     chroma, chroma_port = chroma_from_index
+    for shard_id in (0, 1):  # each host's own disk holds the sentence vectors it kept from answering before
+        shutil.copytree(_corpus_index / "sentences", tmp_path / f"data-{shard_id}" / "sentences", copy_function=os.link)
     async with FakeDiscord(shard_count=2, interaction_ack_timeout=15) as discord, FakeOpenAI() as model:
         model.responder = quote_sources  # answers quote the opening sentence of the first sources, cited
         guilds = [discord.add_guild(f"Server {i}", shard=(i, 2)) for i in (0, 1)]
