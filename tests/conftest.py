@@ -216,6 +216,10 @@ LONGEST_FIRST = (
 KEPT_TOGETHER = ("test_properties.py",)
 
 
+def _copies_the_corpus_index(item: pytest.Item) -> bool:
+    return isinstance(item, pytest.Function) and "_corpus_index" in item.fixturenames
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The longest files first, then every file's tests spread evenly over the run. In file order the workers
     would all be in the same file at once: in the bot files, all waiting on timers (a post left to settle, a
@@ -240,7 +244,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # tests that need nothing built meanwhile, instead of waiting for it.
     def position(n: int, block: list[pytest.Item]) -> float:
         evenly = (n + 0.5) / len(by_file[block[0].path])
-        return max(evenly, 0.2) if any("_corpus_index" in item.fixturenames for item in block) else evenly
+        return max(evenly, 0.2) if any(_copies_the_corpus_index(item) for item in block) else evenly
 
     placed = [(position(n, block), block) for blocks in by_file.values() for n, block in enumerate(blocks)]
     spread = sorted(placed, key=lambda pair: pair[0])  # stable: a tie keeps collection order
