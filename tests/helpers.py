@@ -101,7 +101,10 @@ async def arun_ragbot(args: Argv, env: dict[str, str], cwd: Path) -> subprocess.
 
 
 def _run_bytes(args: Argv, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | env
+    # The model on one thread unless the test says otherwise, as in-process tests run it (the workers share the
+    # cores); the warm process has built that session already.
+    threads = {"RAGBOT_EMBEDDING__THREADS": str(EMBED_THREADS)}
+    full = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")} | threads | env
     return warm_ragbot().run([ragbot_command(), *args], full, cwd, timeout=300)
 
 
