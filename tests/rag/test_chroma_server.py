@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from shared_index import start_chroma, stop
 
 from rag.config import Settings
 from rag.embeddings import Embedder
@@ -27,47 +24,18 @@ QUERIES = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _chroma_binary() -> str:
-    found = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-    if not Path(found).exists():
-        pytest.fail("the `chroma` command (installed with chromadb) is missing")
-    return found
-
-
 @pytest.fixture
-def chroma_server(tmp_path: Path) -> Iterator[int]:
-    port = _free_port()
-    log = (tmp_path / "chroma.log").open("w")
-    proc = subprocess.Popen(
-        [_chroma_binary(), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+def chroma_server(tmp_path: Path, indexed_article: Path) -> Iterator[int]:
+    """A `chroma run` server on a copy of the store of `indexed_article` (a folder an embedded store wrote works as
+    is): both stores hold the very same vectors, and only the way to them differs. Writing through a server is
+    tested with two processes sharing one (tests/ragbot/test_scale.py, a /reindex)."""
+    folder = tmp_path / "server"
+    shutil.copytree(tmp_path / "data" / "chroma", folder)
+    proc, port = start_chroma(folder, tmp_path / "chroma.log")
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"chroma server exited: {(tmp_path / 'chroma.log').read_text()[-2000:]}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.2)
-        else:
-            pytest.fail("chroma server did not start within 60 s")
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop(proc)
 
 
 def test_server_and_embedded_store_agree(
@@ -77,8 +45,8 @@ def test_server_and_embedded_store_agree(
     chroma_server: int,
     tmp_path: Path,
 ) -> None:
-    """The embedded index is the article's index that tests copy; the same corpus is ingested into the server (the
-    article alone: its 35 passages are enough to rank, and it keeps this test from embedding the whole corpus)."""
+    """The embedded index is the article's index that tests copy (its 35 passages are enough to rank); the same
+    corpus is ingested with the server as the store: every vector is found there, and the catalog is new."""
     embedded = make_settings()
     served = make_settings(data_dir=tmp_path / "served", chroma={"host": "127.0.0.1", "port": chroma_server})
     # The sentence vectors kept beside the embedded index, so the two searches read the very same vectors (a
@@ -90,6 +58,7 @@ def test_server_and_embedded_store_agree(
         index = open_index(settings, embedder=embedder)
         report = ingest(index, [indexed_article], settings.chunking)
         assert not report.failed and len(report.added if name == "served" else report.unchanged) == files
+        assert report.chunks_embedded == 0
         assert index.store is not None and index.store.count() == index.catalog.chunk_count()
         retriever = Retriever(index, settings.retrieval)
         results[name] = [[p.chunk.chunk_id for p in retriever.search(q).passages] for q in QUERIES]
