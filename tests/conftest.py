@@ -213,7 +213,7 @@ LONGEST_FIRST = (
     "ragbot/test_runner.py",
 )
 # Files whose tests share a module-scoped fixture: pytest sets it up again each time a worker comes back to the file.
-KEPT_TOGETHER = ("test_properties.py",)
+KEPT_TOGETHER = ("test_properties.py", "test_layout.py")
 
 
 def _copies_the_corpus_index(item: pytest.Item) -> bool:
