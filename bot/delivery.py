@@ -234,21 +234,27 @@ async def deliver(
         _report_refusal(notify, answer, answer_id, question, asker, target)
         outcome = outcome_of(answer)
         return answer
-    except UserFacingError as exc:
-        await target.fail(str(exc))
-    except BackendError as exc:
-        log.error("model backend failed for %r: %s", question[:80], exc)
-        await target.fail(BACKEND_DOWN)
     except asyncio.CancelledError:
         await _tell_cut(target)
         raise
-    except Exception:
-        log.exception("answering %r failed", question[:80])
-        await target.fail(UNEXPECTED)
+    except Exception as exc:
+        await _tell_failure(target, question, exc)
     finally:
         observer.question(outcome, asker.entry, time.monotonic() - started)
         current_answer_id.reset(in_answer)
     return None
+
+
+async def _tell_failure(target: Target, question: str, exc: Exception) -> None:
+    """The one short message an asker gets when answering failed, and the log line behind it."""
+    if isinstance(exc, UserFacingError):
+        await target.fail(str(exc))
+    elif isinstance(exc, BackendError):
+        log.error("model backend failed for %r: %s", question[:80], exc)
+        await target.fail(BACKEND_DOWN)
+    else:
+        log.error("answering %r failed", question[:80], exc_info=exc)
+        await target.fail(UNEXPECTED)
 
 
 async def _show_and_record(
